@@ -1,0 +1,19 @@
+"""The Typer application every command module registers on, and the error boundary."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="liqscope",
+    help="Exact, documented, validated liquidation heatmaps for crypto perpetual futures.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one clear error line to stderr and return the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)

@@ -1,0 +1,1 @@
+"""The heatmap estimator: numba kernels over arrays, configuration, presets. No I/O."""

@@ -1,0 +1,1 @@
+"""Market simulator with ground truth, and simulated exchange servers."""

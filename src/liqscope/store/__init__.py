@@ -1,0 +1,1 @@
+"""Storage interface and the embedded SQLite backend."""

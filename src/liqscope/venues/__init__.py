@@ -1,0 +1,1 @@
+"""Venue adapters: one package per venue, same shape (parse, streams, rest, rules)."""
