@@ -13,6 +13,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Exact, documented, validated liquidation heatmaps for crypto perpetual futures."""
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one clear error line to stderr and return the Exit to raise."""
     typer.echo(f"error: {message}", err=True)

@@ -14,6 +14,8 @@ class Instrument:
     ``contract_size`` is what one contract is worth: base units for linear contracts
     (OKX BTC-USDT-SWAP: 0.01 BTC; Binance/Bybit linear: 1, sizes are already in base),
     USD for inverse contracts (Binance BTCUSD_PERP: 100 USD, others 10 USD).
+    ``liq_fee_rate`` is a fee rate the venue adds to maintenance margin in its liquidation
+    condition (OKX: the taker fee, as "liquidation fee"); 0 where the fee is not part of it.
     """
 
     venue: str
@@ -22,6 +24,7 @@ class Instrument:
     quote: str
     contract_type: ContractType
     contract_size: float = 1.0
+    liq_fee_rate: float = 0.0
 
     @property
     def inverse(self) -> bool:
