@@ -1,0 +1,218 @@
+"""The storage interface every backend implements, and the plain records it exchanges.
+
+Writes are idempotent: each event has a key (see the schema) and writing the same event
+twice stores it once. Every ``write_*`` returns how many rows were new (for candles: new
+or replacing an open candle). Calls made inside ``with store.transaction():`` become one
+atomic unit; outside one, each call is its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from liqscope.domain.events import (
+    Candle,
+    Event,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    Trade,
+)
+from liqscope.domain.instruments import Instrument
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+TABLES: tuple[str, ...] = ("liquidations", "trades", "candles", "open_interest", "marks")
+"""Event tables (retention and export apply to these, plus ``frames`` and ``gaps``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A span in which a stream was not received (``end_ms`` exclusive)."""
+
+    venue: str
+    symbol: str
+    stream: str
+    start_ms: int
+    end_ms: int
+    reason: str
+    backfilled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    """One raw message as received, journaled before parsing."""
+
+    venue: str
+    received_ms: int
+    conn_id: str
+    seq: int
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRecord:
+    """A file whose import completed (keyed by content hash)."""
+
+    sha256: str
+    path: str
+    size: int
+    format: str
+    rows_parsed: int
+    rows_new: int
+    finished_ms: int
+
+
+@dataclass(slots=True)
+class WriteCounts:
+    """New rows per event table after a mixed write."""
+
+    liquidations: int = 0
+    trades: int = 0
+    candles: int = 0
+    open_interest: int = 0
+    marks: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.liquidations + self.trades + self.candles + self.open_interest + self.marks
+
+    def add(self, other: WriteCounts) -> None:
+        self.liquidations += other.liquidations
+        self.trades += other.trades
+        self.candles += other.candles
+        self.open_interest += other.open_interest
+        self.marks += other.marks
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What is stored for one venue/symbol/stream.
+
+    ``stream`` is a table name, with the interval for candles (``candles:1m``).
+    ``sampled`` is True when liquidations come from a sampled feed (totals are lower bounds).
+    """
+
+    venue: str
+    symbol: str
+    stream: str
+    rows: int
+    first_ts: int | None
+    last_ts: int | None
+    gaps: int
+    gap_ms: int
+    last_message_age_ms: int | None
+    sampled: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """Per-step arrays in the estimator's layout (all the same length).
+
+    ``ts`` is each step's open time. Prices are NaN for steps without market data,
+    ``volume`` is 0 there. ``taker_buy_volume`` is NaN when unknown. ``oi_base`` is the
+    last open-interest observation at or before the step's close (``ts + interval``),
+    forward-filled; NaN before the first one. ``liq_*_usd`` are realized liquidation
+    notionals of liquidated longs / shorts inside the step.
+    """
+
+    interval_ms: int
+    ts: IntArray
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    taker_buy_volume: FloatArray
+    oi_base: FloatArray
+    liq_long_usd: FloatArray
+    liq_short_usd: FloatArray
+    sampled: bool = field(default=False)
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Storage of normalised events, raw frames, gaps and import bookkeeping."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def close(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    # -- writes (idempotent; return new rows) --
+    def write_liquidations(self, rows: Sequence[Liquidation]) -> int: ...
+    def write_trades(self, rows: Sequence[Trade]) -> int: ...
+    def write_candles(self, rows: Sequence[Candle]) -> int: ...
+    def write_open_interest(self, rows: Sequence[OpenInterest]) -> int: ...
+    def write_marks(self, rows: Sequence[MarkPrice]) -> int: ...
+    def write_events(self, events: Iterable[Event]) -> WriteCounts: ...
+    def write_instruments(self, rows: Sequence[Instrument]) -> int: ...
+
+    def record_gap(self, gap: Gap) -> None: ...
+    def mark_gap_backfilled(self, venue: str, symbol: str, stream: str, start_ms: int) -> None: ...
+    def append_frames(self, frames: Sequence[RawFrame]) -> int: ...
+    def touch_stream(
+        self, venue: str, stream: str, received_ms: int, messages: int = 1
+    ) -> None: ...
+    def record_import(self, record: ImportRecord) -> None: ...
+
+    # -- reads --
+    def imported(self, sha256: str) -> ImportRecord | None: ...
+    def liquidations(
+        self,
+        venues: Sequence[str],
+        symbol: str | None,
+        t0: int,
+        t1: int,
+        min_notional_usd: float = 0.0,
+    ) -> list[Liquidation]: ...
+    def candles(
+        self, venue: str, symbol: str, interval_ms: int, t0: int, t1: int
+    ) -> list[Candle]: ...
+    def open_interest(self, venue: str, symbol: str, t0: int, t1: int) -> list[OpenInterest]: ...
+    def frames(
+        self, venue: str, after_id: int = 0, limit: int = 10_000
+    ) -> list[tuple[int, RawFrame]]: ...
+    def gaps(self, venue: str | None = None, symbol: str | None = None) -> list[Gap]: ...
+    def instrument(self, venue: str, symbol: str) -> Instrument | None: ...
+    def steps(self, venue: str, symbol: str, t0: int, t1: int, interval_ms: int) -> Steps: ...
+    def coverage(self, now_ms: int) -> list[Coverage]: ...
+    def counts(self) -> dict[str, int]: ...
+
+    # -- maintenance --
+    def delete_older_than(self, days: int | Mapping[str, int], now_ms: int) -> dict[str, int]: ...
+    def integrity_check(self) -> list[str]: ...
+    def export_parquet(
+        self,
+        out_dir: Path,
+        tables: Sequence[str] = TABLES,
+        venue: str | None = None,
+        symbol: str | None = None,
+    ) -> list[Path]: ...
+
+
+__all__ = [
+    "TABLES",
+    "Coverage",
+    "FloatArray",
+    "Gap",
+    "ImportRecord",
+    "IntArray",
+    "RawFrame",
+    "Steps",
+    "Store",
+    "WriteCounts",
+]

@@ -1,0 +1,254 @@
+"""Pure aggregations over stored rows (plain arrays in, arrays out; no I/O).
+
+Used by the SQLite backend to build estimator steps and by the realized-liquidation chart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from liqscope.domain.errors import InputError
+from liqscope.store.base import FloatArray, IntArray
+
+BoolArray = npt.NDArray[np.bool_]
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
+WEEK_ORIGIN_MS = 4 * DAY_MS  # 1970-01-05 was a Monday: weeks start Monday 00:00 UTC
+
+INTERVALS: dict[str, int] = {
+    "1m": MINUTE_MS,
+    "3m": 3 * MINUTE_MS,
+    "5m": 5 * MINUTE_MS,
+    "15m": 15 * MINUTE_MS,
+    "30m": 30 * MINUTE_MS,
+    "1h": HOUR_MS,
+    "2h": 2 * HOUR_MS,
+    "4h": 4 * HOUR_MS,
+    "6h": 6 * HOUR_MS,
+    "8h": 8 * HOUR_MS,
+    "12h": 12 * HOUR_MS,
+    "1d": DAY_MS,
+    "3d": 3 * DAY_MS,
+    "1w": WEEK_MS,
+}
+
+
+def interval_ms(text: str) -> int:
+    """Milliseconds of an interval name such as ``1m``, ``4h`` or ``1w``."""
+    try:
+        return INTERVALS[text.strip()]
+    except KeyError:
+        names = ", ".join(INTERVALS)
+        raise InputError(f"unknown interval {text!r} (expected one of {names})") from None
+
+
+def interval_name(ms: int) -> str:
+    """Inverse of :func:`interval_ms` (falls back to ``<n>ms``)."""
+    for name, value in INTERVALS.items():
+        if value == ms:
+            return name
+    return f"{ms}ms"
+
+
+def _origin(step_ms: int) -> int:
+    return WEEK_ORIGIN_MS if step_ms % WEEK_MS == 0 else 0
+
+
+def bucket_floor(ts: int, step_ms: int) -> int:
+    """Start of the bucket of ``step_ms`` containing ``ts`` (weeks start on Monday)."""
+    origin = _origin(step_ms)
+    return (ts - origin) // step_ms * step_ms + origin
+
+
+def grid(t0: int, t1: int, step_ms: int) -> IntArray:
+    """Bucket start times covering ``[t0, t1)``: from the bucket holding ``t0``."""
+    if step_ms <= 0:
+        raise InputError("interval must be positive")
+    if t1 <= t0:
+        return np.empty(0, dtype=np.int64)
+    start = bucket_floor(t0, step_ms)
+    return np.arange(start, t1, step_ms, dtype=np.int64)
+
+
+def bucket_index(ts: IntArray, grid_ts: IntArray, step_ms: int) -> IntArray:
+    """Index into ``grid_ts`` of each time, -1 when outside the grid."""
+    if grid_ts.size == 0:
+        return np.full(ts.shape, -1, dtype=np.int64)
+    idx = (ts - grid_ts[0]) // step_ms
+    idx[(idx < 0) | (idx >= grid_ts.size)] = -1
+    return np.asarray(idx, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class RealizedBars:
+    """Realized liquidations per bucket; ``long_usd`` is the notional of liquidated longs.
+
+    ``sampled`` is True for a bucket holding any event from a sampled feed: its totals
+    are lower bounds.
+    """
+
+    interval_ms: int
+    ts: IntArray
+    long_usd: FloatArray
+    short_usd: FloatArray
+    count_long: IntArray
+    count_short: IntArray
+    sampled: BoolArray
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+
+def realized(
+    ts: IntArray,
+    side: IntArray,
+    notional_usd: FloatArray,
+    sampled: BoolArray,
+    t0: int,
+    t1: int,
+    step_ms: int,
+) -> RealizedBars:
+    """Sum liquidations per bucket of ``step_ms`` over ``[t0, t1)``; ``side`` +1 long, -1 short."""
+    g = grid(t0, t1, step_ms)
+    n = g.size
+    idx = bucket_index(np.asarray(ts, dtype=np.int64), g, step_ms)
+    keep = (idx >= 0) & (np.asarray(ts) < t1) & (np.asarray(ts) >= t0)
+    idx = idx[keep]
+    side_k = np.asarray(side)[keep]
+    usd = np.asarray(notional_usd, dtype=np.float64)[keep]
+    samp = np.asarray(sampled, dtype=bool)[keep]
+    is_long = side_k > 0
+    is_short = ~is_long
+    long_usd = np.bincount(idx[is_long], weights=usd[is_long], minlength=n).astype(np.float64)
+    short_usd = np.bincount(idx[is_short], weights=usd[is_short], minlength=n).astype(np.float64)
+    count_long = np.bincount(idx[is_long], minlength=n).astype(np.int64)
+    count_short = np.bincount(idx[is_short], minlength=n).astype(np.int64)
+    sampled_any = np.bincount(idx[samp], minlength=n) > 0
+    return RealizedBars(step_ms, g, long_usd, short_usd, count_long, count_short, sampled_any)
+
+
+@dataclass(frozen=True, slots=True)
+class Ohlcv:
+    """OHLCV per grid step; NaN prices and zero volume where there was no data."""
+
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    taker_buy_volume: FloatArray
+    present: BoolArray
+
+
+def empty_ohlcv(n: int) -> Ohlcv:
+    nan = np.full(n, np.nan)
+    return Ohlcv(
+        nan.copy(), nan.copy(), nan.copy(), nan.copy(), np.zeros(n), nan.copy(), np.zeros(n, bool)
+    )
+
+
+def _reduce_groups(
+    idx: IntArray,
+    o: FloatArray,
+    h: FloatArray,
+    lo: FloatArray,
+    c: FloatArray,
+    v: FloatArray,
+    tb: FloatArray,
+    n: int,
+) -> Ohlcv:
+    """Combine rows (sorted by time, ``idx`` = step of each row) into per-step OHLCV."""
+    out = empty_ohlcv(n)
+    if idx.size == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    ends = np.r_[starts[1:], idx.size] - 1
+    steps = idx[starts]
+    out.open[steps] = o[starts]
+    out.close[steps] = c[ends]
+    out.high[steps] = np.maximum.reduceat(h, starts)
+    out.low[steps] = np.minimum.reduceat(lo, starts)
+    out.volume[steps] = np.add.reduceat(v, starts)
+    # NaN (unknown) in any part makes the step's taker volume unknown.
+    out.taker_buy_volume[steps] = np.add.reduceat(tb, starts)
+    out.present[steps] = True
+    return out
+
+
+def ohlcv_from_candles(
+    ts: IntArray,
+    o: FloatArray,
+    h: FloatArray,
+    lo: FloatArray,
+    c: FloatArray,
+    v: FloatArray,
+    tb: FloatArray,
+    grid_ts: IntArray,
+    step_ms: int,
+) -> Ohlcv:
+    """Aggregate candles (of an interval dividing ``step_ms``) onto the grid."""
+    order = np.argsort(ts, kind="stable")
+    idx = bucket_index(ts[order], grid_ts, step_ms)
+    keep = idx >= 0
+    sel = order[keep]
+    return _reduce_groups(
+        idx[keep], o[sel], h[sel], lo[sel], c[sel], v[sel], tb[sel], int(grid_ts.size)
+    )
+
+
+def ohlcv_from_trades(
+    ts: IntArray,
+    price: FloatArray,
+    qty: FloatArray,
+    taker_side: IntArray,
+    grid_ts: IntArray,
+    step_ms: int,
+) -> Ohlcv:
+    """Build OHLCV and taker-buy volume per step from trades."""
+    order = np.argsort(ts, kind="stable")
+    idx = bucket_index(ts[order], grid_ts, step_ms)
+    keep = idx >= 0
+    sel = order[keep]
+    p = price[sel]
+    q = qty[sel]
+    tb = np.where(taker_side[sel] > 0, q, 0.0)
+    return _reduce_groups(idx[keep], p, p, p, p, q, tb, int(grid_ts.size))
+
+
+def merge_ohlcv(primary: Ohlcv, fallback: Ohlcv) -> Ohlcv:
+    """Take ``primary`` where present, else ``fallback``; taker volume fills from fallback."""
+    use_fb = ~primary.present & fallback.present
+
+    def pick(a: FloatArray, b: FloatArray) -> FloatArray:
+        return np.where(use_fb, b, a)
+
+    tb = pick(primary.taker_buy_volume, fallback.taker_buy_volume)
+    fill_tb = np.isnan(tb) & fallback.present
+    tb = np.where(fill_tb, fallback.taker_buy_volume, tb)
+    return Ohlcv(
+        pick(primary.open, fallback.open),
+        pick(primary.high, fallback.high),
+        pick(primary.low, fallback.low),
+        pick(primary.close, fallback.close),
+        pick(primary.volume, fallback.volume),
+        tb,
+        primary.present | fallback.present,
+    )
+
+
+def asof(obs_ts: IntArray, obs_val: FloatArray, at: IntArray) -> FloatArray:
+    """Value of the last observation with time <= each ``at`` (NaN before the first)."""
+    order = np.argsort(obs_ts, kind="stable")
+    t = obs_ts[order]
+    v = obs_val[order]
+    pos = np.searchsorted(t, at, side="right") - 1
+    out = np.full(at.shape, np.nan)
+    ok = pos >= 0
+    out[ok] = v[pos[ok]]
+    return out

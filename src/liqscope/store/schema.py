@@ -1,0 +1,117 @@
+"""Versioned schema of the embedded store and its forward migrations.
+
+``MIGRATIONS[i]`` takes a store at version ``i`` to version ``i + 1``. A migration is a
+list of SQL statements run inside one transaction together with the version bump, so a
+store is always at exactly one version. Never edit a released migration: append one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from liqscope.domain.errors import InputError
+
+_V1: tuple[str, ...] = (
+    # Liquidations have no venue id: the identity is the event's own key.
+    """CREATE TABLE liquidations (
+        venue TEXT NOT NULL, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+        side INTEGER NOT NULL, qty REAL NOT NULL, price REAL NOT NULL,
+        price_kind TEXT NOT NULL, notional_usd REAL NOT NULL, sampled INTEGER NOT NULL,
+        PRIMARY KEY (venue, symbol, ts, side, qty, price)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE trades (
+        venue TEXT NOT NULL, symbol TEXT NOT NULL, trade_id TEXT NOT NULL,
+        ts INTEGER NOT NULL, price REAL NOT NULL, qty REAL NOT NULL, taker_side INTEGER NOT NULL,
+        PRIMARY KEY (venue, symbol, trade_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX trades_ts ON trades (venue, symbol, ts)",
+    """CREATE TABLE candles (
+        venue TEXT NOT NULL, symbol TEXT NOT NULL, interval_ms INTEGER NOT NULL,
+        ts INTEGER NOT NULL, open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL,
+        close REAL NOT NULL, volume REAL NOT NULL, taker_buy_volume REAL,
+        closed INTEGER NOT NULL,
+        PRIMARY KEY (venue, symbol, interval_ms, ts)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE open_interest (
+        venue TEXT NOT NULL, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+        oi_base REAL NOT NULL, oi_usd REAL,
+        PRIMARY KEY (venue, symbol, ts)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE marks (
+        venue TEXT NOT NULL, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+        mark REAL NOT NULL, index_price REAL, funding_rate REAL,
+        PRIMARY KEY (venue, symbol, ts)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE instruments (
+        venue TEXT NOT NULL, symbol TEXT NOT NULL, base TEXT NOT NULL, quote TEXT NOT NULL,
+        contract_type TEXT NOT NULL, contract_size REAL NOT NULL,
+        PRIMARY KEY (venue, symbol)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE gaps (
+        id INTEGER PRIMARY KEY,
+        venue TEXT NOT NULL, symbol TEXT NOT NULL, stream TEXT NOT NULL,
+        start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, reason TEXT NOT NULL,
+        backfilled INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (venue, symbol, stream, start_ms)
+    )""",
+    # Raw frames written by the collector before parsing, so they can be replayed.
+    """CREATE TABLE frames (
+        id INTEGER PRIMARY KEY,
+        venue TEXT NOT NULL, received_ms INTEGER NOT NULL, conn_id TEXT NOT NULL,
+        seq INTEGER NOT NULL, raw BLOB NOT NULL,
+        UNIQUE (venue, conn_id, seq)
+    )""",
+    "CREATE INDEX frames_received ON frames (venue, received_ms)",
+    """CREATE TABLE import_files (
+        sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL,
+        format TEXT NOT NULL, status TEXT NOT NULL, rows_parsed INTEGER NOT NULL,
+        rows_new INTEGER NOT NULL, finished_ms INTEGER NOT NULL
+    )""",
+    """CREATE TABLE messages_stats (
+        venue TEXT NOT NULL, stream TEXT NOT NULL,
+        last_received_ms INTEGER NOT NULL, messages INTEGER NOT NULL,
+        PRIMARY KEY (venue, stream)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The schema version of an open store; 0 for an empty file."""
+    row = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'"
+    ).fetchone()
+    if row is None:
+        return 0
+    got = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(got[0]) if got and got[0] is not None else 0
+
+
+def migrate(conn: sqlite3.Connection, now_ms: int) -> int:
+    """Bring the store forward to ``SCHEMA_VERSION``; idempotent. Returns the version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)"
+        )
+        version = current_version(conn)
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"store schema version {version} is newer than this liqscope "
+                f"understands ({SCHEMA_VERSION}); upgrade liqscope"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target - 1]:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (target, now_ms))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
