@@ -1,0 +1,269 @@
+"""Binance futures WS frames -> normalised events (pure functions).
+
+Handles raw (``/ws/<stream>``) and combined (``{"stream": …, "data": …}``) frames, array
+payloads (``!markPrice@arr``), and the events ``forceOrder``, ``aggTrade``, ``markPriceUpdate``
+and ``kline``. Subscription replies and unknown events give ``[]``.
+
+Conventions (see docs/venues.md): forceOrder ``S`` is the side of the liquidation *order*, so
+``SELL`` = a LONG position was liquidated; size ``z`` (filled qty), price ``ap`` (average fill),
+time ``T``; the feed is sampled (≤ 1 per symbol per second). COIN-M sizes are contracts worth
+``contract_usd`` USD each: base = contracts × contract_usd / price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from liqscope.domain.errors import InputError
+from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, Trade
+from liqscope.domain.types import PriceKind, Side
+from liqscope.venues.base import Frame, MalformedFrame, SubscriptionRejected, interval_ms
+from liqscope.venues.binance.rules import coinm_contract_usd
+
+__all__ = ["VENUE", "CoinmParser", "parse_coinm_frame", "parse_frame"]
+
+VENUE = "binance"
+_LONG = Side.LONG
+_SHORT = Side.SHORT
+_FILL = PriceKind.AVERAGE_FILL
+_ORDER_SIDE_TO_POSITION = {"SELL": Side.LONG, "BUY": Side.SHORT}
+_INTERVALS: dict[str, int] = {}
+
+
+def _interval(text: str) -> int:
+    ms = _INTERVALS.get(text)
+    if ms is None:
+        try:
+            ms = interval_ms(text)
+        except InputError:
+            raise MalformedFrame(f"kline: unknown interval {text!r}") from None
+        _INTERVALS[text] = ms
+    return ms
+
+
+def _decode(frame: Frame) -> Any:
+    try:
+        return orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        raise MalformedFrame("not JSON") from None
+
+
+def _payload(msg: Any) -> Any:
+    """The event payload of a raw or combined frame; None for replies."""
+    if type(msg) is not dict:
+        if type(msg) is list:
+            return msg
+        raise MalformedFrame("frame is not a JSON object")
+    data = msg.get("data")
+    if data is not None:
+        return data
+    if "e" in msg:
+        return msg
+    if "id" in msg and "result" in msg:
+        return None  # {"result": null, "id": 1}: subscription acknowledged
+    err = msg.get("error")
+    if err is not None:
+        raise SubscriptionRejected(f"binance: request rejected: {err}")
+    return None
+
+
+# -- USDⓈ-M -------------------------------------------------------------------------------
+
+
+def _force_order(d: dict[str, Any]) -> list[Event]:
+    o = d["o"]
+    qty = float(o["z"])
+    if qty == 0.0:
+        return []  # nothing filled yet
+    price = float(o["ap"])
+    if not price > 0.0 or not qty > 0.0:
+        raise MalformedFrame("forceOrder: non-positive price or quantity")
+    side = _ORDER_SIDE_TO_POSITION.get(o["S"])
+    if side is None:
+        raise MalformedFrame(f"forceOrder: unknown side {o['S']!r}")
+    return [Liquidation(VENUE, o["s"], int(o["T"]), side, qty, price, _FILL, qty * price, True)]
+
+
+def _agg_trade(d: dict[str, Any]) -> list[Event]:
+    m = d["m"]
+    if type(m) is not bool:
+        raise MalformedFrame("aggTrade: m is not a boolean")
+    return [
+        Trade(
+            VENUE,
+            d["s"],
+            int(d["T"]),
+            float(d["p"]),
+            float(d["q"]),
+            _SHORT if m else _LONG,  # m: the buyer was the maker, so the taker sold
+            str(d["a"]),
+        )
+    ]
+
+
+def _opt_float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    return float(value)
+
+
+def _mark_price(d: dict[str, Any]) -> list[Event]:
+    # T is the next funding time, not the event time: use E.
+    return [
+        MarkPrice(
+            VENUE,
+            d["s"],
+            int(d["E"]),
+            float(d["p"]),
+            _opt_float(d.get("i")),
+            _opt_float(d.get("r")),
+        )
+    ]
+
+
+def _kline(d: dict[str, Any]) -> list[Event]:
+    k = d["k"]
+    closed = k["x"]
+    if type(closed) is not bool:
+        raise MalformedFrame("kline: x is not a boolean")
+    return [
+        Candle(
+            VENUE,
+            k.get("s") or d["s"],
+            int(k["t"]),
+            _interval(k["i"]),
+            float(k["o"]),
+            float(k["h"]),
+            float(k["l"]),
+            float(k["c"]),
+            float(k["v"]),
+            _opt_float(k.get("V")),
+            closed,
+        )
+    ]
+
+
+_USDM: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
+    "forceOrder": _force_order,
+    "aggTrade": _agg_trade,
+    "markPriceUpdate": _mark_price,
+    "kline": _kline,
+}
+
+
+def _dispatch(
+    payload: Any, handlers: Mapping[str, Callable[[dict[str, Any]], list[Event]]]
+) -> list[Event]:
+    if type(payload) is list:
+        out: list[Event] = []
+        for item in payload:
+            out.extend(_dispatch(item, handlers))
+        return out
+    if type(payload) is not dict:
+        raise MalformedFrame("payload is not a JSON object")
+    event = payload.get("e")
+    handler = handlers.get(event) if type(event) is str else None
+    if handler is None:
+        return []  # an event we do not read
+    try:
+        return handler(payload)
+    except KeyError as exc:
+        raise MalformedFrame(f"{event}: missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise MalformedFrame(f"{event}: bad field ({exc})") from None
+
+
+def parse_frame(frame: Frame) -> list[Event]:
+    """Events of one Binance USDⓈ-M WS frame (raw or combined)."""
+    payload = _payload(_decode(frame))
+    if payload is None:
+        return []
+    return _dispatch(payload, _USDM)
+
+
+# -- COIN-M --------------------------------------------------------------------------------
+
+
+class CoinmParser:
+    """Binance COIN-M frames: same shapes as USDⓈ-M (+ ``ps``), sizes in USD contracts."""
+
+    def __init__(self, contract_usd: Mapping[str, float] | None = None) -> None:
+        self._overrides = dict(contract_usd or {})
+        self._sizes: dict[str, float] = {}
+        self._handlers: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
+            "forceOrder": self._force_order,
+            "aggTrade": self._agg_trade,
+            "markPriceUpdate": _mark_price,
+            "kline": self._kline,
+        }
+
+    def contract_usd(self, symbol: str) -> float:
+        size = self._sizes.get(symbol)
+        if size is None:
+            size = self._sizes[symbol] = coinm_contract_usd(symbol, self._overrides)
+        return size
+
+    def _force_order(self, d: dict[str, Any]) -> list[Event]:
+        o = d["o"]
+        contracts = float(o["z"])
+        if contracts == 0.0:
+            return []
+        price = float(o["ap"])
+        if not price > 0.0 or not contracts > 0.0:
+            raise MalformedFrame("forceOrder: non-positive price or quantity")
+        side = _ORDER_SIDE_TO_POSITION.get(o["S"])
+        if side is None:
+            raise MalformedFrame(f"forceOrder: unknown side {o['S']!r}")
+        symbol = o["s"]
+        usd = contracts * self.contract_usd(o.get("ps") or symbol)
+        return [Liquidation(VENUE, symbol, int(o["T"]), side, usd / price, price, _FILL, usd, True)]
+
+    def _agg_trade(self, d: dict[str, Any]) -> list[Event]:
+        m = d["m"]
+        if type(m) is not bool:
+            raise MalformedFrame("aggTrade: m is not a boolean")
+        price = float(d["p"])
+        if not price > 0.0:
+            raise MalformedFrame("aggTrade: non-positive price")
+        symbol = d["s"]
+        base = float(d["q"]) * self.contract_usd(symbol) / price
+        return [Trade(VENUE, symbol, int(d["T"]), price, base, _SHORT if m else _LONG, str(d["a"]))]
+
+    def _kline(self, d: dict[str, Any]) -> list[Event]:
+        k = d["k"]
+        closed = k["x"]
+        if type(closed) is not bool:
+            raise MalformedFrame("kline: x is not a boolean")
+        # COIN-M: v / V are contracts, q / Q the base-asset volumes.
+        return [
+            Candle(
+                VENUE,
+                k.get("s") or d["s"],
+                int(k["t"]),
+                _interval(k["i"]),
+                float(k["o"]),
+                float(k["h"]),
+                float(k["l"]),
+                float(k["c"]),
+                float(k["q"]),
+                _opt_float(k.get("Q")),
+                closed,
+            )
+        ]
+
+    def __call__(self, frame: Frame) -> list[Event]:
+        payload = _payload(_decode(frame))
+        if payload is None:
+            return []
+        return _dispatch(payload, self._handlers)
+
+
+_DEFAULT_COINM = CoinmParser()
+
+
+def parse_coinm_frame(frame: Frame) -> list[Event]:
+    """Events of one Binance COIN-M WS frame, with the default contract sizes."""
+    return _DEFAULT_COINM(frame)

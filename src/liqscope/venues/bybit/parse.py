@@ -1,0 +1,181 @@
+"""Bybit v5 public WS frames -> normalised events (pure functions).
+
+Topics: ``allLiquidation.{sym}``, ``publicTrade.{sym}``, ``tickers.{sym}``, ``kline.{i}.{sym}``.
+``op`` replies (subscribe acks, pongs) give ``[]``; a failed subscribe raises
+:class:`SubscriptionRejected`.
+
+Conventions: allLiquidation ``S`` is the side of the *position* (``Buy`` = a LONG was
+liquidated — the opposite of Binance), ``p`` the bankruptcy price, ``v`` the size (base for
+linear, USD contracts for inverse); Bybit says the feed carries every liquidation (not sampled).
+Ticker ``delta`` frames carry only changed fields: a MarkPrice is emitted when ``markPrice`` is
+present, an OpenInterest when open interest is present (``singleOpenInterest`` preferred over
+``openInterest``, which since 2026-06 counts both sides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, OpenInterest, Trade
+from liqscope.domain.types import ContractType, PriceKind, Side
+from liqscope.venues.base import Frame, MalformedFrame, SubscriptionRejected, interval_ms
+from liqscope.venues.bybit.rules import KLINE_INTERVALS_BACK, contract_type
+
+__all__ = ["VENUE", "parse_frame"]
+
+VENUE = "bybit"
+_INVERSE = ContractType.INVERSE
+_BANKRUPTCY = PriceKind.BANKRUPTCY
+_POSITION_SIDE = {"Buy": Side.LONG, "Sell": Side.SHORT}  # allLiquidation: position side
+_TAKER_SIDE = {"Buy": Side.LONG, "Sell": Side.SHORT}  # publicTrade: taker side
+
+
+def _side(table: dict[str, Side], value: Any, what: str) -> Side:
+    side = table.get(value)
+    if side is None:
+        raise MalformedFrame(f"{what}: unknown side {value!r}")
+    return side
+
+
+def _liquidations(msg: dict[str, Any]) -> list[Event]:
+    out: list[Event] = []
+    for d in msg["data"]:
+        symbol = d["s"]
+        size = float(d["v"])
+        price = float(d["p"])
+        if not price > 0.0 or not size > 0.0:
+            raise MalformedFrame("allLiquidation: non-positive price or size")
+        side = _side(_POSITION_SIDE, d["S"], "allLiquidation")
+        if contract_type(symbol) is _INVERSE:
+            qty, usd = size / price, size
+        else:
+            qty, usd = size, size * price
+        out.append(
+            Liquidation(VENUE, symbol, int(d["T"]), side, qty, price, _BANKRUPTCY, usd, False)
+        )
+    return out
+
+
+def _trades(msg: dict[str, Any]) -> list[Event]:
+    out: list[Event] = []
+    for d in msg["data"]:
+        symbol = d["s"]
+        price = float(d["p"])
+        size = float(d["v"])
+        if contract_type(symbol) is _INVERSE:
+            if not price > 0.0:
+                raise MalformedFrame("publicTrade: non-positive price")
+            size = size / price
+        out.append(
+            Trade(
+                VENUE,
+                symbol,
+                int(d["T"]),
+                price,
+                size,
+                _side(_TAKER_SIDE, d["S"], "publicTrade"),
+                str(d["i"]),
+            )
+        )
+    return out
+
+
+def _opt(d: dict[str, Any], key: str) -> float | None:
+    v = d.get(key)
+    if v is None or v == "":
+        return None
+    return float(v)
+
+
+def _tickers(msg: dict[str, Any]) -> list[Event]:
+    d = msg["data"]
+    if type(d) is not dict:
+        raise MalformedFrame("tickers: data is not an object")
+    symbol = d["symbol"]
+    ts = int(msg["ts"])
+    out: list[Event] = []
+    mark = _opt(d, "markPrice")
+    if mark is not None:
+        out.append(
+            MarkPrice(VENUE, symbol, ts, mark, _opt(d, "indexPrice"), _opt(d, "fundingRate"))
+        )
+    oi = _opt(d, "singleOpenInterest")
+    if oi is None:
+        oi = _opt(d, "openInterest")
+    if oi is not None:
+        if contract_type(symbol) is _INVERSE:
+            # inverse OI is in USD contracts: base needs a price from the same frame
+            if mark is not None and mark > 0.0:
+                out.append(OpenInterest(VENUE, symbol, ts, oi / mark, oi))
+        else:
+            out.append(OpenInterest(VENUE, symbol, ts, oi, oi * mark if mark is not None else None))
+    return out
+
+
+def _klines(msg: dict[str, Any]) -> list[Event]:
+    symbol = msg["topic"].rsplit(".", 1)[1]
+    inverse = contract_type(symbol) is _INVERSE
+    out: list[Event] = []
+    for d in msg["data"]:
+        canonical = KLINE_INTERVALS_BACK.get(str(d["interval"]))
+        if canonical is None:
+            raise MalformedFrame(f"kline: unknown interval {d['interval']!r}")
+        confirm = d["confirm"]
+        if type(confirm) is not bool:
+            raise MalformedFrame("kline: confirm is not a boolean")
+        # inverse: volume is USD contracts, turnover the base coin
+        volume = float(d["turnover"] if inverse else d["volume"])
+        out.append(
+            Candle(
+                VENUE,
+                symbol,
+                int(d["start"]),
+                interval_ms(canonical),
+                float(d["open"]),
+                float(d["high"]),
+                float(d["low"]),
+                float(d["close"]),
+                volume,
+                None,
+                confirm,
+            )
+        )
+    return out
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
+    "allLiquidation": _liquidations,
+    "publicTrade": _trades,
+    "tickers": _tickers,
+    "kline": _klines,
+}
+
+
+def parse_frame(frame: Frame) -> list[Event]:
+    """Events of one Bybit v5 public WS frame."""
+    try:
+        msg = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        raise MalformedFrame("not JSON") from None
+    if type(msg) is not dict:
+        raise MalformedFrame("frame is not a JSON object")
+    topic = msg.get("topic")
+    if topic is None:
+        if msg.get("op") == "subscribe" and msg.get("success") is False:
+            raise SubscriptionRejected(f"bybit: subscribe rejected: {msg.get('ret_msg', '')}")
+        return []  # op replies: subscribe ack, pong
+    if type(topic) is not str:
+        raise MalformedFrame("topic is not a string")
+    name = topic.split(".", 1)[0]
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        return []
+    try:
+        return handler(msg)
+    except KeyError as exc:
+        raise MalformedFrame(f"{name}: missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise MalformedFrame(f"{name}: bad field ({exc})") from None

@@ -1,0 +1,113 @@
+"""The adapter template: registry, declared capabilities, stream plans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from liqscope.domain.errors import InputError, VenueError
+from liqscope.venues.base import Channel, MalformedFrame, VenueAdapter, interval_ms
+from liqscope.venues.registry import adapter, names
+
+
+def test_registry_names_and_overrides() -> None:
+    assert names() == ["binance", "binance_coinm", "bybit", "hyperliquid", "okx"]
+    a = adapter("Bybit", ws_url="ws://127.0.0.1:9001/", rest_url="http://127.0.0.1:9002")
+    assert a.ws_base_url == "ws://127.0.0.1:9001"
+    assert a.rest_base_url == "http://127.0.0.1:9002"
+    assert a.ws_url(["BTCUSDT"], [Channel.TRADES]) == "ws://127.0.0.1:9001/v5/public/linear"
+    with pytest.raises(InputError, match="unknown venue"):
+        adapter("ftx")
+
+
+@pytest.mark.parametrize("name", names())
+def test_every_adapter_declares_the_template(name: str) -> None:
+    a = adapter(name)
+    assert isinstance(a, VenueAdapter)
+    assert a.name == name
+    assert isinstance(a.liquidations_sampled, bool)
+    assert isinstance(a.has_liquidation_feed, bool)
+    assert a.ws_channels
+    assert (a.ping.interval_s is not None) or a.ping.server_pings
+    assert a.parse(b'{"unknown": "frame", "with": ["keys"]}') == []
+    with pytest.raises(MalformedFrame):
+        a.parse(b"\x00not json")
+    assert issubclass(MalformedFrame, VenueError)
+
+
+def test_sampling_is_declared_per_venue() -> None:
+    sampled = {n: adapter(n).liquidations_sampled for n in names()}
+    assert sampled["binance"] and sampled["okx"] and not sampled["bybit"]
+    assert not adapter("hyperliquid").has_liquidation_feed
+
+
+def test_binance_plan() -> None:
+    plan = adapter("binance").stream_plan(["BTCUSDT", "ETHUSDT"], [Channel.LIQUIDATIONS])
+    assert plan.url == "wss://fstream.binance.com/market/stream"
+    (msg,) = plan.subscribe
+    assert json.loads(msg) == {
+        "method": "SUBSCRIBE",
+        "params": ["btcusdt@forceOrder", "ethusdt@forceOrder"],
+        "id": 1,
+    }
+    assert plan.max_lifetime_s == 24 * 3600
+    assert plan.ping.server_pings and plan.ping.message is None
+    everything = adapter("binance").stream_plan("*", [Channel.LIQUIDATIONS])
+    assert json.loads(everything.subscribe[0])["params"] == ["!forceOrder@arr"]
+
+
+def test_binance_subscribe_is_chunked() -> None:
+    syms = [f"S{i}USDT" for i in range(250)]
+    plan = adapter("binance").stream_plan(syms, [Channel.TRADES])
+    params = [p for m in plan.subscribe for p in json.loads(m)["params"]]
+    assert len(plan.subscribe) == 3 and len(params) == 250
+    with pytest.raises(InputError, match="1024"):
+        adapter("binance").stream_plan(
+            [f"S{i}" for i in range(300)], adapter("binance").ws_channels
+        )
+
+
+def test_bybit_plan() -> None:
+    plan = adapter("bybit").stream_plan(
+        ["BTCUSDT"], [Channel.LIQUIDATIONS, Channel.MARK_PRICE, Channel.OPEN_INTEREST]
+    )
+    assert plan.url == "wss://stream.bybit.com/v5/public/linear"
+    assert json.loads(plan.subscribe[0]) == {
+        "op": "subscribe",
+        "args": ["allLiquidation.BTCUSDT", "tickers.BTCUSDT"],
+    }
+    assert plan.ping.interval_s == 20 and json.loads(plan.ping.message or "") == {"op": "ping"}
+    inv = adapter("bybit").stream_plan(["BTCUSD"], [Channel.TRADES])
+    assert inv.url.endswith("/v5/public/inverse")
+    with pytest.raises(InputError, match="separate connections"):
+        adapter("bybit").stream_plan(["BTCUSD", "BTCUSDT"], [Channel.TRADES])
+
+
+def test_okx_plan() -> None:
+    plan = adapter("okx").stream_plan(["BTC-USDT-SWAP"], [Channel.LIQUIDATIONS, Channel.TRADES])
+    assert plan.url == "wss://ws.okx.com:8443/ws/v5/public"
+    assert json.loads(plan.subscribe[0])["args"] == [
+        {"channel": "liquidation-orders", "instType": "SWAP"},
+        {"channel": "trades", "instId": "BTC-USDT-SWAP"},
+    ]
+    assert plan.ping.message == "ping"
+    with pytest.raises(InputError, match="candles"):
+        adapter("okx").stream_plan(["BTC-USDT-SWAP"], [Channel.CANDLES])
+
+
+def test_hyperliquid_plan() -> None:
+    plan = adapter("hyperliquid").stream_plan(["BTC"], [Channel.TRADES, Channel.MARK_PRICE])
+    assert plan.url == "wss://api.hyperliquid.xyz/ws"
+    assert [json.loads(m) for m in plan.subscribe] == [
+        {"method": "subscribe", "subscription": {"type": "trades", "coin": "BTC"}},
+        {"method": "subscribe", "subscription": {"type": "activeAssetCtx", "coin": "BTC"}},
+    ]
+    with pytest.raises(InputError, match="liquidations"):
+        adapter("hyperliquid").stream_plan(["BTC"], [Channel.LIQUIDATIONS])
+
+
+def test_interval_ms() -> None:
+    assert interval_ms("1m") == 60_000 and interval_ms("4h") == 14_400_000
+    with pytest.raises(InputError):
+        interval_ms("1M")
