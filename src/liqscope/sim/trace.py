@@ -8,6 +8,7 @@ market are contiguous and can be concatenated with ``TraceChunk.concat``.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +53,7 @@ class TraceChunk:
         if not chunks:
             raise ValueError("no chunks to concatenate")
         first = chunks[0]
-        for a, b in zip(chunks, chunks[1:], strict=False):
+        for a, b in pairwise(chunks):
             if a.end_ms != b.start_ms:
                 raise ValueError(f"chunks are not contiguous: {a.end_ms} != {b.start_ms}")
         arrays = {
