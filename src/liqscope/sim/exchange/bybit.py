@@ -1,0 +1,435 @@
+"""Simulated Bybit v5 linear: ``/v5/public/linear`` WS and the v5 market REST endpoints.
+
+Wire facts (exchange-reference §3): ``allLiquidation.{symbol}`` pushes *all* liquidations in
+500 ms batches; its ``S`` is the *position* side (``Buy`` = a long was liquidated, the opposite
+of Binance) and ``p`` the bankruptcy price; sizes in base units; numbers as strings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from liqscope.sim.exchange.history import (
+    Candle,
+    MarketHistory,
+    align,
+    candle,
+    candles,
+    fmt_fixed,
+    fmt_px,
+    fmt_qty,
+    next_funding_ms,
+)
+from liqscope.sim.exchange.server import (
+    BadParam,
+    Conn,
+    Outgoing,
+    SentLiquidation,
+    VenueServer,
+    int_param,
+    json_response,
+    second_marks,
+)
+
+MINUTE = 60_000
+INTERVALS = {
+    "1": MINUTE,
+    "3": 3 * MINUTE,
+    "5": 5 * MINUTE,
+    "15": 15 * MINUTE,
+    "30": 30 * MINUTE,
+    "60": 60 * MINUTE,
+    "120": 120 * MINUTE,
+    "240": 240 * MINUTE,
+    "360": 360 * MINUTE,
+    "720": 720 * MINUTE,
+    "D": 1440 * MINUTE,
+}
+OI_INTERVALS = {
+    "5min": 5 * MINUTE,
+    "15min": 15 * MINUTE,
+    "30min": 30 * MINUTE,
+    "1h": 60 * MINUTE,
+    "4h": 240 * MINUTE,
+    "1d": 1440 * MINUTE,
+}
+# A simulated risk-limit table (riskLimitValue USDT, MMR, max leverage); not Bybit's live one.
+RISK_TIERS = [
+    (2_000_000, 0.005, 100),
+    (10_000_000, 0.01, 50),
+    (20_000_000, 0.015, 33.33),
+    (40_000_000, 0.02, 25),
+    (80_000_000, 0.025, 20),
+    (160_000_000, 0.03, 16.67),
+]
+LIQ_BATCH_MS = 500
+
+
+class BybitServer(VenueServer):
+    venue = "bybit"
+    malformed_frame = '{"topic":"publicTrade.BTCUSDT","data":[{'
+
+    def routes(self) -> list[BaseRoute]:
+        r = self.rest
+        return [
+            WebSocketRoute("/v5/public/linear", self._ws),
+            Route("/v5/market/time", r(self._time)),
+            Route("/v5/market/kline", r(self._kline)),
+            Route("/v5/market/open-interest", r(self._open_interest)),
+            Route("/v5/market/risk-limit", r(self._risk_limit)),
+            Route("/v5/market/instruments-info", r(self._instruments)),
+            Route("/v5/market/tickers", r(self._tickers)),
+        ]
+
+    def error_body(self, status: int, msg: str, code: int | str) -> Any:
+        if status in (418, 429):
+            return {
+                "retCode": 10006,
+                "retMsg": "Too many visits!",
+                "result": {},
+                "retExtInfo": {},
+                "time": self.clock.now_ms(),
+            }
+        return {
+            "retCode": code if isinstance(code, int) and code > 0 else 10001,
+            "retMsg": msg,
+            "result": {},
+            "retExtInfo": {},
+            "time": self.clock.now_ms(),
+        }
+
+    def _ok(self, result: Any) -> Response:
+        return json_response(
+            {
+                "retCode": 0,
+                "retMsg": "OK",
+                "result": result,
+                "retExtInfo": {},
+                "time": self.clock.now_ms(),
+            }
+        )
+
+    # -- WS -----------------------------------------------------------------------------------
+    async def _ws(self, ws: WebSocket) -> None:
+        await self.serve_ws(ws, ())
+
+    def _valid_topic(self, topic: str) -> bool:
+        parts = topic.split(".")
+        if len(parts) == 2 and parts[0] in ("publicTrade", "tickers", "allLiquidation"):
+            return parts[1] in self.histories
+        if len(parts) == 3 and parts[0] == "kline":
+            return parts[1] in INTERVALS and parts[2] in self.histories
+        return False
+
+    async def on_text(self, conn: Conn, text: str) -> None:
+        try:
+            msg = orjson.loads(text)
+            op = msg["op"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            reply = {
+                "success": False,
+                "ret_msg": "Invalid request",
+                "conn_id": conn.conn_id,
+                "op": "",
+            }
+            conn.put(orjson.dumps(reply).decode())
+            return
+        req_id = msg.get("req_id", "")
+        base = {"conn_id": conn.conn_id, "req_id": req_id, "op": op}
+        if op == "ping":
+            conn.put(orjson.dumps({"success": True, "ret_msg": "pong", **base}).decode())
+        elif op in ("subscribe", "unsubscribe"):
+            args = msg.get("args", [])
+            bad = [a for a in args if not isinstance(a, str) or not self._valid_topic(a)]
+            if bad or not isinstance(args, list):
+                reply = {
+                    "success": False,
+                    "ret_msg": f"error:handler not found,topics:{bad}",
+                    **base,
+                }
+            else:
+                if op == "subscribe":
+                    self.subscribe(conn, args)
+                else:
+                    conn.topics.difference_update(args)
+                reply = {"success": True, "ret_msg": "", **base}
+            conn.put(orjson.dumps(reply).decode())
+        else:
+            reply = {"success": False, "ret_msg": f"Invalid op {op!r}", **base}
+            conn.put(orjson.dumps(reply).decode())
+
+    def frame(self, conn: Conn, out: Outgoing) -> str:
+        if out.topic.startswith("tickers."):  # the first ticker message is a snapshot
+            seen = conn.state.setdefault("ticker_snapshot", set())
+            kind = "delta" if out.topic in seen else "snapshot"
+            seen.add(out.topic)
+            return orjson.dumps({**out.payload, "type": kind}).decode()
+        return orjson.dumps(out.payload).decode()
+
+    def emit(self, h: MarketHistory, t0: int, t1: int, wanted: set[str]) -> list[Outgoing]:
+        s = h.symbol
+        out: list[Outgoing] = []
+        topic = f"publicTrade.{s}"
+        if topic in wanted:  # one message per matching timestamp
+            i0, i1 = h.span("trade", t0, t1)
+            ts = h.col("trade_ts")
+            i = i0
+            while i < i1:
+                j = i
+                while j + 1 < i1 and ts[j + 1] == ts[i]:
+                    j += 1
+                data = [self._trade(h, k) for k in range(i, j + 1)]
+                out.append(
+                    Outgoing(
+                        topic, {"topic": topic, "type": "snapshot", "ts": int(ts[i]), "data": data}
+                    )
+                )
+                i = j + 1
+        topic = f"tickers.{s}"
+        if topic in wanted:
+            for t in second_marks(t0, t1, 1000):
+                j = h.sec_index(t)
+                if j >= 0:
+                    out.append(
+                        Outgoing(
+                            topic, {"topic": topic, "ts": t, "cs": t, "data": self._ticker(h, j, t)}
+                        )
+                    )
+        for name, iv in INTERVALS.items():
+            topic = f"kline.{name}.{s}"
+            if topic in wanted:
+                for b in second_marks(t0, t1, 1000):
+                    c = candle(h, align(b - 1, iv), iv, b) if b > h.start_ms else None
+                    if c is not None:
+                        out.append(
+                            Outgoing(
+                                topic,
+                                {
+                                    "topic": topic,
+                                    "type": "snapshot",
+                                    "ts": b,
+                                    "data": [self._kline_obj(c, name, b)],
+                                },
+                            )
+                        )
+        topic = f"allLiquidation.{s}"
+        if topic in wanted:
+            for e in second_marks(t0, t1, LIQ_BATCH_MS):
+                j0, j1 = h.span("liq", e - LIQ_BATCH_MS, e)
+                if j1 > j0:
+                    liqs = tuple(self._liq(h, j) for j in range(j0, j1))
+                    msg = {
+                        "topic": topic,
+                        "type": "snapshot",
+                        "ts": e,
+                        "data": [liq.wire for liq in liqs],
+                    }
+                    out.append(Outgoing(topic, msg, liqs))
+        return out
+
+    def _trade(self, h: MarketHistory, i: int) -> dict[str, Any]:
+        px = float(h.col("trade_px")[i])
+        prev = float(h.col("trade_px")[i - 1]) if i > 0 else px
+        return {
+            "T": int(h.col("trade_ts")[i]),
+            "s": h.symbol,
+            "S": "Buy" if h.col("trade_taker")[i] > 0 else "Sell",  # taker side
+            "v": fmt_qty(float(h.col("trade_qty")[i])),
+            "p": fmt_px(px),
+            "L": "PlusTick" if px > prev else "MinusTick" if px < prev else "ZeroPlusTick",
+            "i": str(uuid.UUID(int=i)),
+            "BT": False,
+        }
+
+    def _oi_fields(self, oi: float, mark: float) -> dict[str, str]:
+        if self.options.bybit_two_sided_oi:
+            return {
+                "openInterest": fmt_qty(2 * oi),
+                "singleOpenInterest": fmt_qty(oi),
+                "openInterestValue": fmt_fixed(2 * oi * mark, 2),
+            }
+        return {"openInterest": fmt_qty(oi), "openInterestValue": fmt_fixed(oi * mark, 2)}
+
+    def _ticker(self, h: MarketHistory, j: int, t: int) -> dict[str, Any]:
+        mark = float(h.col("mark_px")[j])
+        last = h.last_price_before(t + 1) or mark
+        return {
+            "symbol": h.symbol,
+            "lastPrice": fmt_px(last),
+            "markPrice": fmt_px(mark),
+            "indexPrice": fmt_px(float(h.col("index_px")[j])),
+            **self._oi_fields(float(h.col("oi_base")[j]), mark),
+            "fundingRate": fmt_fixed(float(h.col("funding_rate")[j]), 8),
+            "nextFundingTime": str(next_funding_ms(t)),
+        }
+
+    def _kline_obj(self, c: Candle, name: str, now: int) -> dict[str, Any]:
+        return {
+            "start": c.open_ms,
+            "end": c.open_ms + c.interval_ms - 1,
+            "interval": name,
+            "open": fmt_px(c.open),
+            "close": fmt_px(c.close),
+            "high": fmt_px(c.high),
+            "low": fmt_px(c.low),
+            "volume": fmt_qty(c.volume),
+            "turnover": fmt_fixed(c.quote_volume, 4),
+            "confirm": c.closed,
+            "timestamp": now,
+        }
+
+    def _liq(self, h: MarketHistory, j: int) -> SentLiquidation:
+        side = int(h.col("liq_side")[j])
+        qty = float(h.col("liq_qty")[j])
+        px = float(h.col("liq_px")[j])
+        bk = float(h.col("liq_bk_px")[j])
+        ts = int(h.col("liq_ts")[j])
+        wire = {
+            "T": ts,
+            "s": h.symbol,
+            "S": "Buy" if side > 0 else "Sell",  # position side
+            "v": fmt_qty(qty),
+            "p": fmt_px(bk, px),
+        }
+        return SentLiquidation(self.venue, h.symbol, j, ts, side, qty, px, bk, wire)
+
+    # -- REST ---------------------------------------------------------------------------------
+    def _linear(self, request: Request) -> MarketHistory:
+        if request.query_params.get("category", "linear") != "linear":
+            raise BadParam("Illegal category", 10001, 200)
+        try:
+            return self.history(request.query_params.get("symbol"))
+        except BadParam as exc:
+            raise BadParam(exc.msg, 10001, 200) from None
+
+    async def _time(self, request: Request) -> Response:
+        now = self.clock.now_ms()
+        return self._ok({"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)})
+
+    async def _kline(self, request: Request) -> Response:
+        h = self._linear(request)
+        name = request.query_params.get("interval", "")
+        if name not in INTERVALS:
+            raise BadParam("Invalid period!", 10001, 200)
+        limit = int_param(request, "limit", 200, 1, 1000, 10001) or 200
+        rows = candles(
+            h,
+            INTERVALS[name],
+            self.clock.now_ms(),
+            start_ms=int_param(request, "start"),
+            end_ms=int_param(request, "end"),
+            limit=limit,
+        )
+        data = [
+            [
+                str(c.open_ms),
+                fmt_px(c.open),
+                fmt_px(c.high),
+                fmt_px(c.low),
+                fmt_px(c.close),
+                fmt_qty(c.volume),
+                fmt_fixed(c.quote_volume, 4),
+            ]
+            for c in reversed(rows)
+        ]
+        return self._ok({"symbol": h.symbol, "category": "linear", "list": data})
+
+    async def _open_interest(self, request: Request) -> Response:
+        h = self._linear(request)
+        name = request.query_params.get("intervalTime", "")
+        if name not in OI_INTERVALS:
+            raise BadParam("Invalid intervalTime", 10001, 200)
+        step = OI_INTERVALS[name]
+        limit = int_param(request, "limit", 50, 1, 200, 10001) or 50
+        now = self.clock.now_ms()
+        end = int_param(request, "endTime")
+        cursor = request.query_params.get("cursor")
+        if cursor:
+            try:
+                end = int(cursor.removeprefix("end:")) - 1
+            except ValueError:
+                raise BadParam("Invalid cursor", 10001, 200) from None
+        start = int_param(request, "startTime") or h.start_ms
+        last = align(min(now, end) if end is not None else now, step)
+        first = -(-max(start, h.start_ms) // step) * step
+        stamps = list(range(last, first - 1, -step))  # newest first
+        page, rest = stamps[:limit], stamps[limit:]
+        rows = []
+        for t in page:
+            j = h.sec_index(t)
+            if j >= 0:
+                oi = self._oi_fields(float(h.col("oi_base")[j]), float(h.col("mark_px")[j]))
+                rows.append(
+                    {k: v for k, v in oi.items() if k != "openInterestValue"}
+                    | {"timestamp": str(t)}
+                )
+        next_cursor = f"end:{page[-1]}" if rest and page else ""
+        return self._ok(
+            {"symbol": h.symbol, "category": "linear", "list": rows, "nextPageCursor": next_cursor}
+        )
+
+    async def _risk_limit(self, request: Request) -> Response:
+        h = self._linear(request)
+        rows = []
+        floor, prev_mmr, deduction = 0.0, 0.0, 0.0
+        for i, (cap, mmr, lev) in enumerate(RISK_TIERS, 1):
+            deduction += floor * (mmr - prev_mmr)  # same rule as Binance's cum
+            rows.append(
+                {
+                    "id": i,
+                    "symbol": h.symbol,
+                    "riskLimitValue": str(cap),
+                    "maintenanceMargin": f"{mmr:g}",
+                    "initialMargin": f"{1 / lev:.4f}",
+                    "isLowestRisk": 1 if i == 1 else 0,
+                    "maxLeverage": f"{lev:.2f}",
+                    "mmDeduction": "" if i == 1 else f"{deduction:g}",
+                }
+            )
+            floor, prev_mmr = float(cap), mmr
+        return self._ok({"category": "linear", "list": rows})
+
+    async def _instruments(self, request: Request) -> Response:
+        symbol = request.query_params.get("symbol")
+        hs = [self._linear(request)] if symbol else list(self.histories.values())
+        rows = [
+            {
+                "symbol": h.symbol,
+                "contractType": "LinearPerpetual",
+                "status": "Trading",
+                "baseCoin": h.instrument.base,
+                "quoteCoin": h.instrument.quote,
+                "settleCoin": h.instrument.quote,
+                "launchTime": str(h.start_ms),
+                "priceScale": "2",
+                "leverageFilter": {
+                    "minLeverage": "1",
+                    "maxLeverage": "100.00",
+                    "leverageStep": "0.01",
+                },
+                "priceFilter": {"minPrice": "0.10", "maxPrice": "1999999.80", "tickSize": "0.10"},
+                "lotSizeFilter": {
+                    "maxOrderQty": "1190.000",
+                    "minOrderQty": "0.001",
+                    "qtyStep": "0.001",
+                    "minNotionalValue": "5",
+                },
+                "fundingInterval": 480,
+            }
+            for h in hs
+        ]
+        return self._ok({"category": "linear", "list": rows, "nextPageCursor": ""})
+
+    async def _tickers(self, request: Request) -> Response:
+        symbol = request.query_params.get("symbol")
+        hs = [self._linear(request)] if symbol else list(self.histories.values())
+        now = self.clock.now_ms()
+        rows = [self._ticker(h, j, now) for h in hs if (j := h.sec_index(now)) >= 0]
+        return self._ok({"category": "linear", "list": rows})
