@@ -22,6 +22,22 @@ def test_native_symbol_round_trips(venue: str, market: str, native: str) -> None
     assert native_symbol(venue, market_of(venue, native)) == native
 
 
-def test_unknown_market_names_the_known_ones() -> None:
-    with pytest.raises(InputError, match="BTCUSDT"):
-        native_symbol("okx", "DOGEUSDT")
+@pytest.mark.parametrize(
+    ("venue", "market", "native"),
+    [
+        ("okx", "DOGEUSDT", "DOGE-USDT-SWAP"),
+        ("hyperliquid", "DOGEUSDT", "DOGE"),
+        ("binance", "LRCUSDT", "LRCUSDT"),
+        ("binance", "XRPUSD", "XRPUSD_PERP"),
+    ],
+)
+def test_markets_without_built_in_data_follow_naming_rules(
+    venue: str, market: str, native: str
+) -> None:
+    assert native_symbol(venue, market) == native
+    assert market_of(venue, native) == market
+
+
+def test_unknown_venue_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="unknown venue"):
+        native_symbol("kraken", "BTCUSDT")

@@ -9,15 +9,7 @@ from typing import Annotated
 import typer
 
 from liqscope.cli.app import app, fail
-
-
-def _venue_symbol(venue: str, symbol: str) -> str:
-    """The simulator's symbol on ``venue`` for a Binance-style ``symbol`` (BTCUSDT)."""
-    if venue == "okx" and "-" not in symbol:
-        for quote in ("USDT", "USDC", "USD"):
-            if symbol.endswith(quote):
-                return f"{symbol[: -len(quote)]}-{quote}-SWAP"
-    return symbol
+from liqscope.domain.registry import native_symbol
 
 
 @app.command("sim")
@@ -46,7 +38,7 @@ def sim_command(
     if speed <= 0 or history < 0:
         raise fail("--speed must be > 0 and --history >= 0")
     scale = {v: s for v, _, s in DEFAULT_VENUES}
-    spec = tuple((v, _venue_symbol(v, symbol.upper()), scale.get(v, 1.0)) for v in names)
+    spec = tuple((v, native_symbol(v, symbol), scale.get(v, 1.0)) for v in names)
     try:
         markets = venue_markets(scenario, seed, spec)
     except ValueError as exc:

@@ -316,29 +316,50 @@ def is_illustrative(venue: str, symbol: str) -> bool:
     return _entry(venue, symbol)[3]
 
 
-_STABLE = ("USDT", "USDC")
+_QUOTES = ("USDT", "USDC", "USD")
 
 
 def market_of(venue: str, symbol: str) -> str:
     """The venue-neutral market name of a native symbol: ``BTCUSDT`` for every linear
     stablecoin perpetual of BTC (OKX ``BTC-USDT-SWAP``, Hyperliquid ``BTC``), ``BTCUSD``
-    for inverse ones. Aggregating venues means summing the same market."""
-    inst = instrument(venue, symbol)
+    for inverse ones. Aggregating venues means summing the same market. Symbols without
+    built-in data follow the venues' naming rules."""
+    try:
+        inst = instrument(venue, symbol)
+    except InputError:
+        name = symbol.strip().upper()
+        if name.endswith("-SWAP"):  # OKX: BASE-QUOTE-SWAP
+            base, quote = name.split("-")[:2]
+            return base + ("USD" if quote == "USD" else "USDT")
+        if name.endswith("_PERP"):  # Binance COIN-M: BASEUSD_PERP
+            return name[: -len("_PERP")]
+        if not name.endswith(_QUOTES):  # Hyperliquid: the coin alone
+            return name + "USDT"
+        return name
     return f"{inst.base}{'USD' if inst.inverse else 'USDT'}"
 
 
 def native_symbol(venue: str, market: str) -> str:
     """The venue's own symbol for a venue-neutral market (the inverse of ``market_of``).
 
-    A native symbol is accepted too and returned unchanged."""
+    A native symbol is accepted too and returned unchanged. Markets without built-in data
+    follow the venue's naming rules."""
     wanted = market.strip().upper()
-    v = Venue.parse(venue).value if venue in {x.value for x in Venue} else venue
+    try:
+        v = Venue.parse(venue).value
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if wanted.endswith("USDC"):  # USDC-margined requests map onto the stablecoin market
+        wanted = wanted[: -len("USDC")] + "USDT"
     for ven, sym in known_symbols(v):
-        if sym.upper() == wanted or market_of(ven, sym) == wanted:
+        if sym.upper() == market.strip().upper() or market_of(ven, sym) == wanted:
             return sym
-    # USDC-margined requests map onto the USDT market's symbol (Hyperliquid quotes in USDC).
-    for quote in _STABLE:
-        if wanted.endswith(quote) and quote != "USDT":
-            return native_symbol(venue, wanted[: -len(quote)] + "USDT")
-    names = ", ".join(sorted({market_of(ven, sym) for ven, sym in known_symbols(v)}))
-    raise InputError(f"{venue} has no built-in market {market!r} (known: {names})")
+    base = next((wanted[: -len(q)] for q in _QUOTES if wanted.endswith(q)), wanted)
+    inverse = wanted.endswith("USD")
+    if v == Venue.OKX.value:
+        return f"{base}-{'USD' if inverse else 'USDT'}-SWAP"
+    if v == Venue.HYPERLIQUID.value:
+        return base
+    if v == Venue.BINANCE.value and inverse:
+        return f"{base}USD_PERP"
+    return wanted

@@ -193,6 +193,9 @@ class BinanceServer(VenueServer):
             conn.put(orjson.dumps(err).decode())
 
     # -- emission -----------------------------------------------------------------------------
+    def liquidation_topic(self, symbol: str) -> str:
+        return f"{symbol.lower()}@forceOrder"
+
     def emit(self, h: MarketHistory, t0: int, t1: int, wanted: set[str]) -> list[Outgoing]:
         s = h.symbol.lower()
         out: list[Outgoing] = []

@@ -173,6 +173,9 @@ class BybitServer(VenueServer):
             return orjson.dumps({**out.payload, "type": kind}).decode()
         return orjson.dumps(out.payload).decode()
 
+    def liquidation_topic(self, symbol: str) -> str:
+        return f"allLiquidation.{symbol}"
+
     def emit(self, h: MarketHistory, t0: int, t1: int, wanted: set[str]) -> list[Outgoing]:
         s = h.symbol
         out: list[Outgoing] = []

@@ -179,6 +179,9 @@ class OkxServer(VenueServer):
             if liqs:
                 conn.put(orjson.dumps(self._liq_message(h, liqs)).decode(), liqs)
 
+    def liquidation_topic(self, symbol: str) -> str:
+        return "liquidation-orders:SWAP"
+
     def emit(self, h: MarketHistory, t0: int, t1: int, wanted: set[str]) -> list[Outgoing]:
         inst = okx_inst_id(h)
         out: list[Outgoing] = []

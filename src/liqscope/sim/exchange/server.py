@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import orjson
 from starlette.applications import Starlette
@@ -280,6 +280,28 @@ class VenueServer(ABC):
                 return json_response(self.error_body(exc.status, exc.msg, exc.code), exc.status)
 
         return handler
+
+    def liquidation_topics(self) -> list[str]:
+        """The topics a client subscribes to for every liquidation this venue publishes."""
+        return sorted({self.liquidation_topic(symbol) for symbol in self.histories})
+
+    @abstractmethod
+    def liquidation_topic(self, symbol: str) -> str:
+        """The liquidation topic of ``symbol`` (as named in ``emit``)."""
+
+    def past_frames(self, t0: int, t1: int, topics: Iterable[str]) -> list[str]:
+        """The frames a client subscribed to ``topics`` would have received for ``[t0, t1)``.
+
+        A journal of the past in the venue's wire format: the demo pre-fills a store with it
+        through the same parsers the collector uses. Nothing is counted as sent."""
+        conn = Conn(cast(WebSocket, None), f"{self.venue}-replay", combined=True)
+        wanted = set(topics)
+        frames: list[str] = []
+        for h in self.histories.values():
+            h.ensure(t1)
+            outs = self.emit(h, t0, t1, wanted)
+            frames.extend(self.frame(conn, out) for out in outs if out.topic in wanted)
+        return frames
 
     def sync_history(self) -> None:
         now = self.clock.now_ms()

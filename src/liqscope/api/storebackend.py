@@ -1,0 +1,519 @@
+"""The real ``Backend``: the SQLite store (``liqscope.store``) + the estimator (``liqscope.model``).
+
+Reads go through the store's public API where it has one (steps, candles, open interest,
+liquidations in a range, coverage, gaps). A few look-ups the live API needs and the store does
+not offer (newest-first feed, max timestamps for cache keys, new-row polling) are read-only SQL
+on a connection of this module's own; they touch only the tables' primary-key prefixes.
+
+The store's liquidations table has no row id, so "new rows" are found by re-reading each
+market's last ``LATE_MS`` of liquidations and keeping a key set; a poll sequence number plays
+the role of an id for ``/ws`` and ``/api/liquidations/feed``.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liqscope.api.backend import (
+    F64,
+    I64,
+    Candles,
+    Coverage,
+    Grid,
+    LiquidationRow,
+    Liquidations,
+    MarketInfo,
+    OISeries,
+    Profile,
+)
+from liqscope.domain.clock import SYSTEM_CLOCK, Clock
+from liqscope.domain.errors import InputError
+from liqscope.domain.registry import market_of, native_symbol
+from liqscope.model import PriceGrid, aggregate, estimate
+from liqscope.model.estimator import Heatmap, level_ratios
+from liqscope.model.grid import nice_step
+from liqscope.model.presets import PRESETS
+from liqscope.model.steps import Steps as ModelSteps
+from liqscope.store.sqlite import SqliteStore
+from liqscope.venues.registry import ADAPTERS
+
+LATE_MS = 120_000  # liquidations stored up to this late (event time) still reach the feed
+API_BUCKETS = 1200  # price buckets of a model run made for the API (rows are reduced later)
+
+
+def sampled_feed(venue: str) -> bool:
+    """Whether the venue's liquidation feed is a sample (declared by its adapter)."""
+    return any(cls.venue == venue and cls.liquidations_sampled for cls in ADAPTERS.values())
+
+
+def tier_label(lev: float) -> str:
+    return f"{lev:g}x"
+
+
+class ModelEstimate:
+    """An estimator result (one venue or an aggregate) seen through the API's interface."""
+
+    def __init__(self, hm: Heatmap, version: str) -> None:
+        self._hm = hm
+        self._version = version
+        self._by_label = {tier_label(x): x for x in hm.leverages}
+
+    @property
+    def tiers(self) -> list[str]:
+        return list(self._by_label)
+
+    @property
+    def model_version(self) -> str:
+        return self._version
+
+    def _levs(self, tiers: Sequence[str]) -> list[float]:
+        return [self._by_label[t] for t in tiers if t in self._by_label]
+
+    def grid(self, tiers: Sequence[str], sides: Sequence[int], relative: bool) -> Grid:
+        sides_txt = ["long" if s > 0 else "short" for s in sides]
+        levs = self._levs(tiers)
+        edges = self._hm.grid.edges
+        if not levs:
+            n = self._hm.columns_ts.size
+            return Grid(self._hm.columns_ts, edges, np.zeros((self._hm.grid.n, n)))
+        ts, _lower, mat = self._hm.heatmap(tiers=levs, sides=sides_txt, relative=relative)
+        return Grid(ts, edges, np.ascontiguousarray(mat.T))
+
+    def profile(self, at: int | None, tiers: Sequence[str]) -> Profile:
+        ts = self._hm.columns_ts
+        j = ts.size - 1 if at is None else int(np.searchsorted(ts, at, "right") - 1)
+        j = max(0, min(j, ts.size - 1))
+        levs = self._levs(tiers) or None
+        p = self._hm.profile(j, tiers=levs)
+        price = float(p.price)
+        if not math.isfinite(price):  # aggregate column without every venue: last known price
+            closes = self._hm.column_close[: j + 1]
+            ok = np.isfinite(closes)
+            price = float(closes[ok][-1]) if ok.any() else math.nan
+        return Profile(
+            p.ts, price, self._hm.grid.edges, [tier_label(x) for x in p.leverages], p.long, p.short
+        )
+
+
+class StoreBackend:
+    """``Backend`` over one SQLite store file (which another process may be writing)."""
+
+    def __init__(self, db_path: str | Path, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.path = Path(db_path)
+        self.clock = clock
+        SqliteStore(self.path, clock=clock).close()  # create / migrate once
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._markets: tuple[float, list[MarketInfo]] = (0.0, [])
+        self._versions: dict[tuple[Any, ...], tuple[float, tuple[int, ...]]] = {}
+        # live polling state
+        self._poll_lock = threading.Lock()
+        self._last_poll = 0.0
+        self._seq = 0
+        self._seen: dict[tuple[Any, ...], int] = {}
+        self._watermark: dict[tuple[str, str], int] = {}
+        self._recent: deque[LiquidationRow] = deque(maxlen=20_000)
+        self._primed = False
+
+    # -- connections (SQLite objects are per thread) --------------------------------------------
+
+    def _store(self) -> SqliteStore:
+        st: SqliteStore | None = getattr(self._local, "store", None)
+        if st is None:
+            st = SqliteStore(self.path, clock=self.clock)
+            self._local.store = st
+        return st
+
+    def _sql(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+        return conn
+
+    # -- catalogue ------------------------------------------------------------------------------
+
+    def _distinct_pairs(self, table: str) -> list[tuple[str, str]]:
+        """(venue, symbol) pairs of a table by index seeks (no full scan)."""
+        conn = self._sql()
+        out: list[tuple[str, str]] = []
+        row = conn.execute(
+            f"SELECT venue, symbol FROM {table} ORDER BY venue, symbol LIMIT 1"
+        ).fetchone()
+        while row is not None:
+            out.append((str(row[0]), str(row[1])))
+            row = conn.execute(
+                f"SELECT venue, symbol FROM {table} WHERE (venue, symbol) > (?, ?) "
+                "ORDER BY venue, symbol LIMIT 1",
+                row,
+            ).fetchone()
+        return out
+
+    def markets(self) -> list[MarketInfo]:
+        stamp, cached = self._markets
+        if time.monotonic() - stamp < 2.0 and cached:
+            return cached
+        pairs: set[tuple[str, str]] = set()
+        for table in ("candles", "liquidations", "open_interest"):
+            pairs.update(self._distinct_pairs(table))
+        infos = [
+            MarketInfo(v, market_of(v, s), s, sampled_feed(v))
+            for v, s in sorted(pairs)
+        ]
+        self._markets = (time.monotonic(), infos)
+        return infos
+
+    def _native(self, venue: str, market: str) -> str:
+        for m in self.markets():
+            if m.venue == venue and m.market == market:
+                return m.native_symbol
+        return native_symbol(venue, market)
+
+    def presets(self) -> list[str]:
+        return list(PRESETS)
+
+    def tiers(self) -> list[str]:
+        return [tier_label(x) for x in PRESETS["all"].leverages]
+
+    # -- versions and ranges --------------------------------------------------------------------
+
+    def _intervals(self, venue: str, symbol: str) -> list[int]:
+        conn = self._sql()
+        out: list[int] = []
+        last = -1
+        while True:
+            row = conn.execute(
+                "SELECT interval_ms FROM candles "
+                "WHERE venue = ? AND symbol = ? AND interval_ms > ? "
+                "ORDER BY interval_ms LIMIT 1",
+                (venue, symbol, last),
+            ).fetchone()
+            if row is None:
+                return out
+            last = int(row[0])
+            out.append(last)
+
+    def _max_ts(self, table: str, venue: str, symbol: str) -> int:
+        if table == "candles":
+            vals = [
+                self._sql()
+                .execute(
+                    "SELECT MAX(ts) FROM candles WHERE venue=? AND symbol=? AND interval_ms=?",
+                    (venue, symbol, iv),
+                )
+                .fetchone()[0]
+                for iv in self._intervals(venue, symbol)
+            ]
+            return max((int(v) for v in vals if v is not None), default=0)
+        row = (
+            self._sql()
+            .execute(f"SELECT MAX(ts) FROM {table} WHERE venue = ? AND symbol = ?", (venue, symbol))
+            .fetchone()
+        )
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def data_version(self, venues: Sequence[str], market: str) -> tuple[int, ...]:
+        key = (tuple(venues), market)
+        now = time.monotonic()
+        hit = self._versions.get(key)
+        if hit is not None and now - hit[0] < 0.25:
+            return hit[1]
+        out: list[int] = [self.last_liquidation_id()]
+        for v in venues:
+            s = self._native(v, market)
+            out += [self._max_ts("candles", v, s), self._max_ts("open_interest", v, s)]
+        version = tuple(out)
+        self._versions[key] = (now, version)
+        return version
+
+    def data_range(self, venues: Sequence[str], market: str) -> tuple[int, int] | None:
+        lo: int | None = None
+        hi: int | None = None
+        conn = self._sql()
+        for v in venues:
+            s = self._native(v, market)
+            for iv in self._intervals(v, s):
+                a, b = conn.execute(
+                    "SELECT MIN(ts), MAX(ts) FROM candles WHERE venue=? AND symbol=? "
+                    "AND interval_ms=?",
+                    (v, s, iv),
+                ).fetchone()
+                if a is None:
+                    continue
+                lo = int(a) if lo is None else min(lo, int(a))
+                hi = int(b) + iv - 60_000 if hi is None else max(hi, int(b) + iv - 60_000)
+        if lo is None or hi is None:
+            return None
+        return lo, hi
+
+    # -- series ---------------------------------------------------------------------------------
+
+    def candles(self, venue: str, market: str, t0: int, t1: int, interval_ms: int) -> Candles:
+        st = self._store().steps(venue, self._native(venue, market), t0, t1, interval_ms)
+        ok = (
+            np.isfinite(st.open)
+            & np.isfinite(st.close)
+            & np.isfinite(st.high)
+            & np.isfinite(st.low)
+        )
+        if not ok.any():
+            return Candles.empty()
+        return Candles(st.ts[ok], st.open[ok], st.high[ok], st.low[ok], st.close[ok], st.volume[ok])
+
+    def open_interest(self, venue: str, market: str, t0: int, t1: int) -> OISeries:
+        rows = self._store().open_interest(venue, self._native(venue, market), t0, t1)
+        ts = np.array([r.ts for r in rows], np.int64)
+        base = np.array([r.oi_base for r in rows], np.float64)
+        usd = np.array([np.nan if r.oi_usd is None else r.oi_usd for r in rows], np.float64)
+        return OISeries(ts, base, usd)
+
+    # -- liquidations ---------------------------------------------------------------------------
+
+    def liquidations(
+        self,
+        venues: Sequence[str],
+        market: str | None,
+        t0: int,
+        t1: int,
+        min_usd: float = 0.0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Liquidations:
+        pairs = [
+            (m.venue, m.native_symbol, m.market)
+            for m in self.markets()
+            if m.venue in venues and (market is None or m.market == market)
+        ]
+        rows: list[tuple[int, str, str, int, int, float, float, float, bool]] = []
+        if limit is not None and newest_first:
+            conn = self._sql()
+            for v, s, mk in pairs:
+                for ts, side, qty, px, usd, samp in conn.execute(
+                    "SELECT ts, side, qty, price, notional_usd, sampled FROM liquidations "
+                    "WHERE venue=? AND symbol=? AND ts >= ? AND ts < ? AND notional_usd >= ? "
+                    "ORDER BY ts DESC LIMIT ?",
+                    (v, s, t0, min(t1, 2**62), min_usd, limit),
+                ):
+                    rows.append((0, v, mk, int(ts), int(side), px, qty, usd, bool(samp)))
+        else:
+            for v, s, mk in pairs:
+                for r in self._store().liquidations([v], s, t0, t1, min_usd):
+                    rows.append(
+                        (0, v, mk, r.ts, int(r.side), r.price, r.qty, r.notional_usd, r.sampled)
+                    )
+        rows.sort(key=lambda r: (r[3], r[1]), reverse=newest_first)
+        if limit is not None:
+            rows = rows[:limit]
+        ids = self._ids_for(rows)
+        return Liquidations(
+            np.array(ids, np.int64),
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            np.array([r[3] for r in rows], np.int64),
+            np.array([r[4] for r in rows], np.int8),
+            np.array([r[5] for r in rows], np.float64),
+            np.array([r[6] for r in rows], np.float64),
+            np.array([r[7] for r in rows], np.float64),
+            np.array([r[8] for r in rows], np.bool_),
+        )
+
+    def _ids_for(self, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+        """Poll ids where the live poller saw the row, else 0."""
+        by_key = {
+            (r.venue, r.native_symbol, r.ts, r.side, r.qty, r.price): r.id
+            for r in list(self._recent)
+        }
+        natives = {(m.venue, m.market): m.native_symbol for m in self.markets()}
+        return [
+            by_key.get((r[1], natives.get((r[1], r[2]), r[2]), r[3], r[4], r[6], r[5]), 0)
+            for r in rows
+        ]
+
+    def _poll(self) -> None:
+        """Read each market's recent liquidations and queue the rows not seen before."""
+        with self._poll_lock:
+            now = time.monotonic()
+            if now - self._last_poll < 0.05:
+                return
+            self._last_poll = now
+            conn = self._sql()
+            for m in self.markets():
+                if not m.sampled and m.venue == "":
+                    continue
+                key = (m.venue, m.native_symbol)
+                mark = self._watermark.get(key)
+                if mark is None:
+                    mark = self._max_ts("liquidations", m.venue, m.native_symbol)
+                    self._watermark[key] = mark
+                rows = conn.execute(
+                    "SELECT ts, side, qty, price, notional_usd, sampled FROM liquidations "
+                    "WHERE venue=? AND symbol=? AND ts >= ? ORDER BY ts",
+                    (m.venue, m.native_symbol, mark - LATE_MS),
+                ).fetchall()
+                for ts, side, qty, px, usd, samp in rows:
+                    k = (m.venue, m.native_symbol, int(ts), int(side), float(qty), float(px))
+                    if k in self._seen:
+                        continue
+                    self._seen[k] = int(ts)
+                    if not self._primed:
+                        continue
+                    self._seq += 1
+                    self._recent.append(
+                        LiquidationRow(
+                            self._seq,
+                            m.venue,
+                            m.market,
+                            m.native_symbol,
+                            int(ts),
+                            int(side),
+                            float(px),
+                            float(qty),
+                            float(usd),
+                            bool(samp),
+                        )
+                    )
+                if rows:
+                    self._watermark[key] = max(mark, int(rows[-1][0]))
+            self._primed = True
+            if len(self._seen) > 50_000:
+                floor = min(self._watermark.values(), default=0) - 2 * LATE_MS
+                self._seen = {k: t for k, t in self._seen.items() if t >= floor}
+
+    def liquidations_after(self, last_id: int, limit: int) -> list[LiquidationRow]:
+        self._poll()
+        return [r for r in list(self._recent) if r.id > last_id][:limit]
+
+    def last_liquidation_id(self) -> int:
+        self._poll()
+        return self._seq
+
+    # -- model ----------------------------------------------------------------------------------
+
+    def _model_steps(
+        self, venue: str, native: str, t0: int, t1: int, interval_ms: int
+    ) -> ModelSteps | None:
+        st = self._store().steps(venue, native, t0, t1, interval_ms)
+        ok = (
+            np.isfinite(st.open)
+            & np.isfinite(st.high)
+            & np.isfinite(st.low)
+            & np.isfinite(st.close)
+            & np.isfinite(st.oi_base)
+            & (st.low > 0)
+        )
+        if ok.sum() < 2:
+            return None
+        return ModelSteps(
+            ts=st.ts[ok],
+            open=st.open[ok],
+            high=np.maximum(st.high[ok], np.maximum(st.open[ok], st.close[ok])),
+            low=np.minimum(st.low[ok], np.minimum(st.open[ok], st.close[ok])),
+            close=st.close[ok],
+            volume=st.volume[ok],
+            taker_buy_volume=st.taker_buy_volume[ok],
+            oi_base=st.oi_base[ok],
+            liq_long_usd=st.liq_long_usd[ok],
+            liq_short_usd=st.liq_short_usd[ok],
+            venue=venue,
+            symbol=native,
+        )
+
+    def estimate(
+        self,
+        venues: Sequence[str],
+        market: str,
+        t0: int,
+        t1: int,
+        interval_ms: int,
+        preset: str,
+        column_ms: int | None = None,
+    ) -> ModelEstimate | None:
+        cfg = replace(PRESETS[preset], n_buckets=API_BUCKETS, column_ms=column_ms)
+        runs: list[tuple[ModelSteps, F64]] = []
+        for v in venues:
+            steps = self._model_steps(v, self._native(v, market), t0, t1, interval_ms)
+            if steps is None:
+                continue
+            assert steps.symbol is not None
+            try:
+                ratios = level_ratios(cfg, v, steps.symbol, float(np.median(steps.close)))
+            except InputError:
+                continue  # no built-in rules for this instrument
+            runs.append((steps, ratios))
+        if not runs:
+            return None
+        lo = min(float(s.low.min()) for s, _ in runs)
+        hi = max(float(s.high.max()) for s, _ in runs)
+        ratios_all = np.vstack([r for _, r in runs])
+        grid = PriceGrid.covering(lo, hi, ratios_all, n=API_BUCKETS)
+        results = [estimate(s, cfg, ratios=r, grid=grid) for s, r in runs]
+        hm: Heatmap = results[0] if len(results) == 1 else aggregate(results)
+        return ModelEstimate(hm, results[0].model_version)
+
+    def price_buckets(
+        self, market: str, prices: F64, lo: float, hi: float, max_buckets: int
+    ) -> tuple[F64, I64]:
+        step = nice_step(max(hi - lo, hi * 1e-6, 1e-9) / max(1, max_buckets - 1))
+        origin = math.floor(lo / step) * step
+        n = max(1, min(max_buckets, math.floor((hi - origin) / step) + 1))
+        grid = PriceGrid(origin, step, n)
+        idx = grid.index(prices)
+        idx[(idx < 0) | (idx >= n)] = -1
+        return grid.edges, idx
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def coverage(self) -> list[Coverage]:
+        st = self._store()
+        rows = st.coverage(self.clock.now_ms())
+        gaps = st.gaps()
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        now = self.clock.now_ms()
+        for c in rows:
+            d = out.setdefault(
+                (c.venue, c.symbol),
+                {"liq": 0, "candles": 0, "oi": 0, "first": None, "last": None, "age": None},
+            )
+            if c.stream == "liquidations":
+                d["liq"] += c.rows
+            elif c.stream.startswith("candles"):
+                d["candles"] += c.rows
+                if c.first_ts is not None:
+                    d["first"] = c.first_ts if d["first"] is None else min(d["first"], c.first_ts)
+                if c.last_ts is not None:
+                    d["last"] = c.last_ts if d["last"] is None else max(d["last"], c.last_ts)
+            elif c.stream == "open_interest":
+                d["oi"] += c.rows
+            if c.last_message_age_ms is not None:
+                d["age"] = c.last_message_age_ms
+        result = []
+        for (v, s), d in sorted(out.items()):
+            mine = [(g.start_ms, g.end_ms) for g in gaps if g.venue == v and g.symbol == s]
+            mine = [g for g in mine if not any(x.backfilled for x in gaps if x.start_ms == g[0])]
+            result.append(
+                Coverage(
+                    v,
+                    market_of(v, s),
+                    s,
+                    sampled_feed(v),
+                    liquidations=d["liq"],
+                    candles=d["candles"],
+                    oi_points=d["oi"],
+                    first_ts=d["first"],
+                    last_ts=d["last"],
+                    last_message_ms=None if d["age"] is None else now - int(d["age"]),
+                    gaps=mine[-50:],
+                )
+            )
+        return result

@@ -1,0 +1,74 @@
+"""``liqscope serve``: the HTTP + WebSocket API and the web UI (optionally collecting too)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from liqscope.cli.app import app
+from liqscope.domain.errors import InputError
+
+DEFAULT_DB = Path("liqscope.sqlite")
+
+
+def _collector_hooks(db: Path, collect: list[str]) -> tuple[Any, Any]:
+    """Startup/shutdown hooks running ``liqscope.ingest.collector.run_collectors`` in-process."""
+    from liqscope.cli.collect import parse_specs
+    from liqscope.ingest.collector import run_collectors
+    from liqscope.store.sqlite import SqliteStore
+
+    specs = parse_specs(collect, [], [], None)
+    state: dict[str, Any] = {}
+
+    async def start(_app: Any) -> None:
+        store = SqliteStore(db)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_collectors(specs, store, stop_event=stop))
+        state.update(store=store, stop=stop, task=task)
+
+    async def stop(_app: Any) -> None:
+        if "stop" not in state:
+            return
+        state["stop"].set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(state["task"], 15)
+        state["store"].close()
+
+    return start, stop
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback unless told).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    db: Annotated[Path, typer.Option(help="SQLite store to serve.")] = DEFAULT_DB,
+    collect: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also collect live in this process: VENUE:SYM1,SYM2 (repeatable).",
+            metavar="VENUE:SYMBOLS",
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the API (OpenAPI at /docs), the WebSocket push (/ws) and the web UI (/)."""
+    import uvicorn
+
+    from liqscope.api.app import Settings, create_app
+
+    if not db.parent.exists():
+        raise InputError(f"--db: folder {db.parent} does not exist")
+    settings = Settings(db_path=str(db))
+    if collect:
+        start, stop = _collector_hooks(db, collect)
+        settings.on_startup.append(start)
+        settings.on_shutdown.append(stop)
+    application = create_app(settings)
+    typer.echo(f"liqscope: serving {db} on http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run(application, host=host, port=port, log_level=log_level)
