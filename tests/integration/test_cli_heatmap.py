@@ -201,3 +201,88 @@ def test_bad_options_exit_2(
         code, _, err = run_cli(monkeypatch, capsys, *base, *extra)
         assert code == 2, (extra, err)
         assert err.count("\n") == 1 and fragment in err, err
+
+
+def fill_store(path: Path, n: int = 300) -> float:
+    """Store n 1-minute candles and OI rows for binance BTCUSDT; returns the OI in USD."""
+    from liqscope.domain.events import Candle, OpenInterest
+    from liqscope.store.sqlite import SqliteStore
+
+    rng = np.random.default_rng(3)
+    c = 60_000 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    o = np.r_[60_000.0, c[:-1]]
+    ts = 1_700_000_000_000 + 60_000 * np.arange(n)
+    oi = 2_000 + np.cumsum(np.abs(rng.normal(0, 5, n)))
+    store = SqliteStore(path)
+    store.write_candles(
+        [
+            Candle(
+                "binance",
+                "BTCUSDT",
+                int(ts[i]),
+                60_000,
+                o[i],
+                max(o[i], c[i]) * 1.001,
+                min(o[i], c[i]) * 0.999,
+                c[i],
+                20.0,
+                10.0,
+                True,
+            )
+            for i in range(n)
+        ]
+    )
+    store.write_open_interest(
+        [OpenInterest("binance", "BTCUSDT", int(ts[i]) + 59_999, oi[i], None) for i in range(n)]
+    )
+    store.close()
+    return float(oi[-1] * c[-1])
+
+
+def test_heatmap_reads_the_store_without_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "s.sqlite"
+    oi_usd = fill_store(db)
+    out = tmp_path / "hm.json"
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "heatmap",
+        "--venue",
+        "binance",
+        "--symbol",
+        "BTCUSDT",
+        "--db",
+        str(db),
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    body = json.loads(out.read_text())
+    last = np.asarray(body["values"][-1], dtype=float)
+    # Both sides are seeded from OI: the last column holds about 2 x OI (less what was consumed).
+    assert 0.5 * oi_usd < last.sum() <= 2.05 * oi_usd
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--venue", "binance"], "--venue and --symbol"),
+        (["--venue", "binance", "--symbol", "ETHUSDT"], "no candles stored"),
+    ],
+)
+def test_heatmap_from_store_errors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    db = tmp_path / "s.sqlite"
+    fill_store(db, 10)
+    code, _, err = run_cli(
+        monkeypatch, capsys, "heatmap", *args, "--db", str(db), "--out", str(tmp_path / "x.csv")
+    )
+    assert code == 2
+    assert message in err

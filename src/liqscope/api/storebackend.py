@@ -167,10 +167,7 @@ class StoreBackend:
         pairs: set[tuple[str, str]] = set()
         for table in ("candles", "liquidations", "open_interest"):
             pairs.update(self._distinct_pairs(table))
-        infos = [
-            MarketInfo(v, market_of(v, s), s, sampled_feed(v))
-            for v, s in sorted(pairs)
-        ]
+        infos = [MarketInfo(v, market_of(v, s), s, sampled_feed(v)) for v, s in sorted(pairs)]
         self._markets = (time.monotonic(), infos)
         return infos
 
@@ -403,31 +400,7 @@ class StoreBackend:
     def _model_steps(
         self, venue: str, native: str, t0: int, t1: int, interval_ms: int
     ) -> ModelSteps | None:
-        st = self._store().steps(venue, native, t0, t1, interval_ms)
-        ok = (
-            np.isfinite(st.open)
-            & np.isfinite(st.high)
-            & np.isfinite(st.low)
-            & np.isfinite(st.close)
-            & np.isfinite(st.oi_base)
-            & (st.low > 0)
-        )
-        if ok.sum() < 2:
-            return None
-        return ModelSteps(
-            ts=st.ts[ok],
-            open=st.open[ok],
-            high=np.maximum(st.high[ok], np.maximum(st.open[ok], st.close[ok])),
-            low=np.minimum(st.low[ok], np.minimum(st.open[ok], st.close[ok])),
-            close=st.close[ok],
-            volume=st.volume[ok],
-            taker_buy_volume=st.taker_buy_volume[ok],
-            oi_base=st.oi_base[ok],
-            liq_long_usd=st.liq_long_usd[ok],
-            liq_short_usd=st.liq_short_usd[ok],
-            venue=venue,
-            symbol=native,
-        )
+        return self._store().steps(venue, native, t0, t1, interval_ms).to_model(venue, native)
 
     def estimate(
         self,

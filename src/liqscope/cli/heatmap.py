@@ -8,8 +8,11 @@ from typing import Annotated
 import typer
 
 from liqscope.cli.app import app
+from liqscope.cli.options import DbOption
 from liqscope.domain.errors import InputError
 from liqscope.model.steps import Steps
+
+STORE_STEP_MS = 60_000  # the store is read as 1-minute steps
 
 
 def _parse_tiers(text: str | None) -> list[float] | None:
@@ -27,13 +30,37 @@ def _parse_tiers(text: str | None) -> list[float] | None:
     return out
 
 
-def load_steps(input_path: Path | None, venue: str | None, symbol: str | None) -> Steps:
-    """Where the model input comes from. Today: a STEPS file; later the store (seam)."""
-    if input_path is None:
-        raise InputError("--input is required (reading from the store is not available yet)")
-    from liqscope.export.steps_file import read_steps
+def load_steps(
+    input_path: Path | None, venue: str | None, symbol: str | None, db: Path | None = None
+) -> Steps:
+    """The model input: a STEPS file, or else the 1-minute steps stored for venue/symbol."""
+    if input_path is not None:
+        from liqscope.export.steps_file import read_steps
 
-    return read_steps(input_path, venue=venue, symbol=symbol)
+        return read_steps(input_path, venue=venue, symbol=symbol)
+    if not venue or not symbol:
+        raise InputError("give --input STEPS, or --venue and --symbol to read from the store")
+    from liqscope.cli.options import open_store
+    from liqscope.domain.registry import native_symbol
+
+    native = native_symbol(venue, symbol)
+    store = open_store(db, must_exist=True)
+    try:
+        spans = [
+            (c.first_ts, c.last_ts)
+            for c in store.coverage(0)
+            if c.venue == venue and c.symbol == native and c.stream.startswith("candles")
+            if c.first_ts is not None and c.last_ts is not None
+        ]
+        if not spans:
+            raise InputError(f"no candles stored for {venue} {native} in {store.path}")
+        t0, t1 = min(a for a, _ in spans), max(b for _, b in spans) + STORE_STEP_MS
+        steps = store.steps(venue, native, t0, t1, STORE_STEP_MS).to_model(venue, native)
+    finally:
+        store.close()
+    if steps is None:
+        raise InputError(f"{venue} {native}: fewer than two steps with both prices and OI")
+    return steps
 
 
 @app.command("heatmap")
@@ -58,6 +85,7 @@ def heatmap(
         int | None, typer.Option(help="Maximum number of time columns (default 2048).")
     ] = None,
     relative: Annotated[bool, typer.Option(help="Scale values to 0..1 instead of USD.")] = False,
+    db: DbOption = None,
 ) -> None:
     """Estimate the liquidation heatmap and write it as a PNG or a raw grid."""
     from dataclasses import replace
@@ -80,7 +108,7 @@ def heatmap(
     if columns is not None:
         cfg = replace(cfg, max_columns=columns)
     tier_list = _parse_tiers(tiers)
-    steps = load_steps(input_path, venue, symbol)
+    steps = load_steps(input_path, venue, symbol, db)
     if not steps.venue or not steps.symbol:
         raise InputError("give --venue and --symbol (the input has no venue/symbol columns)")
     result = estimate(steps, cfg)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from liqscope.cli.app import app
+from liqscope.cli.options import DbOption, db_path
 from liqscope.domain.errors import InputError
 
 FORMATS = (".png", ".csv", ".json", ".parquet")
@@ -82,7 +83,7 @@ def map_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output: .png, .csv, .json, .parquet.")],
     symbol: Annotated[str, typer.Option(help="Market, e.g. BTCUSDT (or a native name).")],
     venue: Annotated[str, typer.Option(help="Venue, a comma list, or all (aggregate).")] = "all",
-    db: Annotated[Path, typer.Option(help="SQLite store.")] = Path("liqscope.sqlite"),
+    db: DbOption = None,
     tiers: Annotated[str | None, typer.Option(help="Leverage tiers, e.g. 25x,50x.")] = None,
     preset: Annotated[str | None, typer.Option(help="Model preset: all, high, …")] = None,
     range_: Annotated[
@@ -101,6 +102,7 @@ def map_command(
         raise InputError(f"--out: unsupported format {suffix!r} (use {', '.join(FORMATS)})")
     if not out.parent.exists():
         raise InputError(f"--out: folder {out.parent} does not exist")
+    db = db_path(db)
     if not db.exists():
         raise InputError(f"--db: no store at {db}")
     service = Service(StoreBackend(db))

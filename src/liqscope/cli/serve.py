@@ -10,9 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from liqscope.cli.app import app
+from liqscope.cli.options import DbOption, db_path
 from liqscope.domain.errors import InputError
-
-DEFAULT_DB = Path("liqscope.sqlite")
 
 
 def _collector_hooks(db: Path, collect: list[str]) -> tuple[Any, Any]:
@@ -47,7 +46,7 @@ def serve(
         str, typer.Option(help="Address to bind (loopback unless told).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
-    db: Annotated[Path, typer.Option(help="SQLite store to serve.")] = DEFAULT_DB,
+    db: DbOption = None,
     collect: Annotated[
         list[str] | None,
         typer.Option(
@@ -62,8 +61,11 @@ def serve(
 
     from liqscope.api.app import Settings, create_app
 
+    db = db_path(db)
     if not db.parent.exists():
-        raise InputError(f"--db: folder {db.parent} does not exist")
+        if db.parent != db_path(None).parent:
+            raise InputError(f"--db: folder {db.parent} does not exist")
+        db.parent.mkdir(parents=True)
     settings = Settings(db_path=str(db))
     if collect:
         start, stop = _collector_hooks(db, collect)

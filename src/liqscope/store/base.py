@@ -26,6 +26,7 @@ from liqscope.domain.events import (
     Trade,
 )
 from liqscope.domain.instruments import Instrument
+from liqscope.model.steps import Steps as ModelSteps
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -139,6 +140,35 @@ class Steps:
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
+
+    def to_model(self, venue: str, symbol: str) -> ModelSteps | None:
+        """The steps the estimator can use: those with prices and a known OI (OHLC made
+        consistent), or None when fewer than two remain."""
+        ok = (
+            np.isfinite(self.open)
+            & np.isfinite(self.high)
+            & np.isfinite(self.low)
+            & np.isfinite(self.close)
+            & np.isfinite(self.oi_base)
+            & (self.low > 0)
+        )
+        if int(ok.sum()) < 2:
+            return None
+        o, c = self.open[ok], self.close[ok]
+        return ModelSteps(
+            ts=self.ts[ok],
+            open=o,
+            high=np.maximum(self.high[ok], np.maximum(o, c)),
+            low=np.minimum(self.low[ok], np.minimum(o, c)),
+            close=c,
+            volume=self.volume[ok],
+            taker_buy_volume=self.taker_buy_volume[ok],
+            oi_base=self.oi_base[ok],
+            liq_long_usd=self.liq_long_usd[ok],
+            liq_short_usd=self.liq_short_usd[ok],
+            venue=venue,
+            symbol=symbol,
+        )
 
 
 @runtime_checkable
