@@ -11,7 +11,21 @@ import sys
 from liqscope.domain.errors import LiqscopeError
 
 # Modules that define commands; each registers on liqscope.cli.app.app when imported.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "liqprice",
+    "imports",
+    "status",
+    "chart",
+    "collect",
+    "heatmap",
+    "sim",
+    "serve",
+    "map",
+    "demo",
+    "alerts",
+    "check",
+    "score",
+)
 
 
 def main() -> None:

@@ -1,0 +1,110 @@
+"""``liqscope check``: where a position's liquidation price sits on the current map."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from liqscope.cli.app import app
+from liqscope.cli.options import DbOption, db_path
+from liqscope.domain.errors import InputError
+from liqscope.model.steps import Steps
+
+DAY_MS = 86_400_000
+
+
+def steps_from_store(db: Path | None, venue: str, symbol: str, days: float) -> Steps:
+    """The last ``days`` of 1-minute model steps of one market from the store."""
+    import numpy as np
+
+    from liqscope.store.sqlite import SqliteStore
+
+    path = db_path(db)
+    if not path.is_file():
+        raise InputError(f"no store at {path} (pass --db or --input)")
+    with SqliteStore(path, readonly=True) as st:
+        t1 = st._conn.execute(  # the store has no "last candle" query; read the max directly
+            "SELECT MAX(ts) FROM candles WHERE venue = ? AND symbol = ?", (venue, symbol)
+        ).fetchone()[0]
+        if t1 is None:
+            raise InputError(f"no candles for {venue} {symbol} in {path}")
+        t1 = int(t1) + 60_000
+        s = st.steps(venue, symbol, t1 - int(days * DAY_MS), t1, 60_000)
+    ok = (
+        np.isfinite(s.open) & np.isfinite(s.high) & np.isfinite(s.low) & np.isfinite(s.close)
+        & np.isfinite(s.oi_base) & (s.low > 0)
+    )  # fmt: skip
+    if ok.sum() < 2:
+        raise InputError(f"not enough stored data (prices and open interest) for {venue} {symbol}")
+    return Steps(
+        ts=s.ts[ok],
+        open=s.open[ok],
+        high=np.maximum(s.high[ok], np.maximum(s.open[ok], s.close[ok])),
+        low=np.minimum(s.low[ok], np.minimum(s.open[ok], s.close[ok])),
+        close=s.close[ok],
+        volume=s.volume[ok],
+        taker_buy_volume=s.taker_buy_volume[ok],
+        oi_base=s.oi_base[ok],
+        liq_long_usd=s.liq_long_usd[ok],
+        liq_short_usd=s.liq_short_usd[ok],
+        venue=venue,
+        symbol=symbol,
+    )
+
+
+@app.command("check")
+def check(
+    symbol: Annotated[str, typer.Option(help="Venue symbol, e.g. BTCUSDT.")],
+    side: Annotated[str, typer.Option(help="long or short.")],
+    entry: Annotated[float, typer.Option(help="Entry price.")],
+    leverage: Annotated[float, typer.Option(help="Leverage, e.g. 20.")],
+    qty: Annotated[
+        float | None, typer.Option(help="Size: base units (contracts if inverse); default $10k.")
+    ] = None,
+    venue: Annotated[str, typer.Option(help="Venue.")] = "binance",
+    db: DbOption = None,
+    input_path: Annotated[
+        Path | None, typer.Option("--input", "-i", help="STEPS file instead of the store.")
+    ] = None,
+    days: Annotated[float, typer.Option(help="History to build the map from (store).")] = 7.0,
+    preset: Annotated[str, typer.Option(help="Model preset.")] = "all",
+    band: Annotated[float, typer.Option(help="Band around the liquidation price, %.")] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Exact liquidation price, the estimated liquidation mass around it, and a verdict."""
+    from liqscope.model.estimator import estimate
+    from liqscope.model.presets import preset as get_preset
+    from liqscope.signals.check import check_position
+    from liqscope.signals.clusters import LevelMap
+
+    if days <= 0:
+        raise InputError("--days must be positive")
+    if input_path is not None:
+        from liqscope.export.steps_file import read_steps
+
+        steps = read_steps(input_path, venue=venue, symbol=symbol)
+    else:
+        steps = steps_from_store(db, venue, symbol, days)
+    res = estimate(steps, get_preset(preset))
+    lm = LevelMap.from_heatmap(res, -1).with_price(float(steps.close[-1]))
+    rep = check_position(
+        lm, venue=venue, symbol=symbol, side=side, entry=entry, leverage=leverage, qty=qty,
+        band_pct=band,
+    )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(rep.to_dict(), default=float))
+        return
+    typer.echo(f"{venue} {symbol} {rep.side} {leverage:g}x @ {entry:,.2f} (price {rep.price:,.2f})")
+    typer.echo(f"  liquidation price   {rep.liq_price:,.2f} ({rep.distance_pct:.2f}% away)")
+    typer.echo(f"  mass ±{band:g}% of it    ${rep.mass_near_usd:,.0f} {rep.side}s")
+    typer.echo(f"  mass in between     ${rep.mass_between_usd:,.0f} {rep.side}s go first")
+    for label, c in (("above", rep.nearest_above), ("below", rep.nearest_below)):
+        if c is not None:
+            typer.echo(
+                f"  nearest cluster {label}: {c.low:,.0f}-{c.high:,.0f} ${c.usd:,.0f} "
+                f"({c.distance_pct:.2f}%)"
+            )
+    typer.echo(f"  verdict: {rep.message}")

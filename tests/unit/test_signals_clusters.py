@@ -1,0 +1,157 @@
+"""Clusters, max pain, proximity, spikes, cascades, levels and momentum on hand-built data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liqscope.domain.errors import InputError
+from liqscope.signals.cascade import cascade_read
+from liqscope.signals.clusters import (
+    LevelMap,
+    bands,
+    find_clusters,
+    key_levels,
+    log_return_sigma,
+    mass_near,
+    rolling_sigma,
+)
+from liqscope.signals.levels import crossed, realized_levels
+from liqscope.signals.momentum import momentum_read
+from liqscope.signals.proximity import proximity
+from liqscope.signals.spikes import SpikeTracker, spike_scores
+
+ORIGIN, STEP, N = 90_000.0, 100.0, 200  # 90k .. 110k
+
+
+def _map(price: float = 100_000.0) -> LevelMap:
+    long = np.zeros((2, N))
+    short = np.zeros((2, N))
+    long[0, :100] = 10_000.0  # background below price
+    long[0, 50:55] = 2_000_000.0  # 95.0k-95.5k: 10M, the largest long cluster
+    long[1, 80:82] = 1_500_000.0  # 98.0k-98.2k: 3M, nearest long cluster
+    short[1, 130:133] = 1_000_000.0  # 103.0k-103.3k: 3M shorts
+    short[0, 150:154] = 2_000_000.0  # 105.0k-105.4k: 8M shorts
+    return LevelMap.from_profile(ORIGIN, STEP, long, short, price, leverages=(10.0, 50.0))
+
+
+def test_bands_join_small_gaps() -> None:
+    m = np.array([0, 1, 1, 0, 1, 0, 0, 1], dtype=bool)
+    assert bands(m) == [(1, 3), (4, 5), (7, 8)]
+    assert bands(m, merge_gap=1) == [(1, 5), (7, 8)]
+    assert bands(np.zeros(4, dtype=bool)) == []
+
+
+def test_clusters_and_max_pain_on_a_hand_built_profile() -> None:
+    m = _map()
+    cl = find_clusters(m, window_pct=15.0)
+    longs = [c for c in cl if c.side == "long"]
+    shorts = [c for c in cl if c.side == "short"]
+    assert [(c.low, c.high) for c in longs] == [(98_000.0, 98_200.0), (95_000.0, 95_500.0)]
+    assert [(c.low, c.high) for c in shorts] == [(103_000.0, 103_300.0), (105_000.0, 105_400.0)]
+    assert longs[1].usd == pytest.approx(10_000_000.0)
+    assert longs[0].distance_pct == pytest.approx(1.8)
+    assert shorts[0].distance_pct == pytest.approx(3.0)
+    assert longs[0].leverage_mix["50x"] == pytest.approx(3_000_000.0)
+    kl = key_levels(cl)
+    assert kl.nearest_below is longs[0] and kl.max_pain_below is longs[1]
+    assert kl.nearest_above is shorts[0] and kl.max_pain_above is shorts[1]
+
+
+def test_clusters_threshold_window_and_sigma_units() -> None:
+    m = _map()
+    assert not [c for c in find_clusters(m, window_pct=3.0) if c.side == "long" and c.low < 97_000]
+    big = find_clusters(m, threshold_usd=1_800_000.0)
+    assert {(c.side, c.low) for c in big} == {("long", 95_000.0), ("short", 105_000.0)}
+    cl = find_clusters(m, sigma=0.001, horizon_steps=100.0)
+    c = cl[0]
+    assert c.distance_sigma == pytest.approx(abs(np.log(98_200 / 100_000)) / 0.01)
+    with pytest.raises(InputError):
+        find_clusters(m, window_pct=0)
+
+
+def test_mass_near_and_proximity() -> None:
+    m = _map()
+    assert mass_near(m, 2.0, "long") == pytest.approx(3_000_000.0 + 20 * 10_000.0)
+    assert mass_near(m, 2.0, "short") == 0.0
+    cl = find_clusters(m, window_pct=15.0)
+    w = proximity(cl, pct=2.0, min_usd=1e6)
+    assert [x.cluster.low for x in w] == [98_000.0]
+    assert proximity(cl, pct=2.0, min_usd=5e6) == []
+    moved = find_clusters(m.with_price(98_500.0), window_pct=15.0)
+    assert proximity(moved, pct=0.5, min_usd=1e6)[0].cluster.low == 98_000.0
+
+
+def test_sigma_helpers() -> None:
+    close = 100.0 * np.exp(np.cumsum(np.r_[0.0, np.tile([0.01, -0.01], 50)]))
+    assert log_return_sigma(close, 20) == pytest.approx(0.01, rel=0.05)
+    rs = rolling_sigma(close, 20)
+    assert np.isnan(rs[1]) and rs[-1] == pytest.approx(log_return_sigma(close, 20))
+
+
+def test_spikes_need_a_jump_not_just_a_level() -> None:
+    steady = np.full(100, 5e6)
+    assert np.nanmax(spike_scores(steady, 30)) == pytest.approx(1.0)
+    jump = steady.copy()
+    jump[80:] = 1.2e7
+    sc = spike_scores(jump, 30)
+    assert sc[80] == pytest.approx(2.4) and np.nanmax(sc[:80]) == pytest.approx(1.0)
+    noisy = 5e6 + np.random.default_rng(0).normal(0, 1e5, 100)
+    noisy[90] = 8e6
+    z = spike_scores(noisy, 40, "z")
+    assert z[90] > 10 and np.nanmax(np.abs(z[:90])) < 5
+    tr = SpikeTracker(30)
+    scores = [tr.push(float(x)) for x in jump]
+    assert scores[80] == pytest.approx(sc[80])
+
+
+def test_cascade_needs_burst_and_move() -> None:
+    n = 300
+    ll = np.full(n, 1_000.0)
+    ls = np.full(n, 1_000.0)
+    close = np.full(n, 100.0)
+    assert not any(r.active for r in cascade_read(ll, ls, close))
+    ll[-5:] = 200_000.0
+    assert not any(r.active for r in cascade_read(ll, ls, close))  # no price move
+    close[-5:] = np.linspace(99.5, 98.0, 5)
+    reads = {r.side: r for r in cascade_read(ll, ls, close)}
+    assert reads["long"].active and not reads["short"].active
+    assert reads["long"].ratio == pytest.approx(200.0)
+    close2 = close.copy()
+    close2[-5:] = np.linspace(100.5, 102.0, 5)  # wrong direction for longs
+    assert not any(r.active for r in cascade_read(ll, ls, close2))
+
+
+def test_momentum_reads() -> None:
+    n = 200
+    ll = np.full(n, 1_000.0)
+    ls = np.full(n, 1_000.0)
+    close = np.r_[np.full(140, 100.0), np.linspace(100, 97, 60)]
+    ll[-60:] = 100.0
+    r = momentum_read(ll, ls, close, window=60, baseline=100)
+    assert r.label == "falling_without_long_liquidations" and r.unforced
+    ll[-60:] = 50_000.0
+    r = momentum_read(ll, ls, close, window=60, baseline=100)
+    assert r.label == "falling_with_long_liquidations"
+    up = np.r_[np.full(140, 100.0), np.linspace(100, 103, 60)]
+    ls[-60:] = 100.0
+    assert momentum_read(ll, ls, up, window=60, baseline=100).label == (
+        "rising_without_short_liquidations"
+    )
+    assert momentum_read(ll, ls, np.full(n, 100.0), window=60).label == "flat"
+
+
+def test_support_resistance_from_realized_clusters() -> None:
+    rng = np.random.default_rng(1)
+    px = np.r_[rng.uniform(90_000, 110_000, 200), rng.normal(95_000, 50, 50),
+               rng.normal(104_000, 50, 30)]  # fmt: skip
+    usd = np.r_[np.full(200, 1_000.0), np.full(50, 50_000.0), np.full(30, 40_000.0)]
+    side = np.r_[rng.choice([-1, 1], 200), np.ones(50), -np.ones(30)].astype(np.int64)
+    ts = np.arange(px.shape[0], dtype=np.int64)
+    lv = realized_levels(ts, px, usd, side, 100_000.0, bucket_pct=0.25)
+    kinds = {(x.kind, round(x.price, -3)) for x in lv}
+    assert ("support", 95_000.0) in kinds and ("resistance", 104_000.0) in kinds
+    sup = next(x for x in lv if x.kind == "support")
+    assert sup.long_usd > 0.9 * sup.usd
+    assert crossed(lv, 96_000.0, sup.low - 1) == [sup]
+    assert crossed(lv, 99_000.0, 98_000.0) == []
