@@ -304,6 +304,8 @@ class OkxServer(VenueServer):
         return self._ok([{"ts": str(self.clock.now_ms())}])
 
     async def _instruments(self, request: Request) -> Response:
+        if request.query_params.get("instType") == "FUTURES":
+            return self._ok([])  # the simulated venue lists no dated futures
         self._swap(request)
         h1 = self._inst(request, required=False)
         hs = [h1] if h1 is not None else list(self.histories.values())
