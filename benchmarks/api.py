@@ -25,9 +25,9 @@ import httpx
 import websockets
 
 from liqscope.api.app import Settings, create_app
-from liqscope.api.memory import fill_store
 from liqscope.domain.events import Liquidation
 from liqscope.domain.types import PriceKind, Side
+from liqscope.sim.synthetic import fill_store
 from liqscope.store.sqlite import SqliteStore
 
 MINUTE = 60_000

@@ -42,7 +42,10 @@ def test_demo_serves_all_three_venues_with_live_data(tmp_path: Path) -> None:
             ready = (
                 len(markets) == 3
                 and all(int(m["liquidations"]) > 0 for m in markets.values())
-                and all(int(markets[v]["candles"]) > 0 for v in CANDLE_VENUES)
+                and all(
+                    int(markets[v]["candles"]) > 0 and int(markets[v]["oi_points"]) > 0
+                    for v in CANDLE_VENUES
+                )
             )
             if ready:
                 break

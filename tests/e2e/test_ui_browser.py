@@ -68,7 +68,7 @@ class _Server:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     from liqscope.api.app import Settings, create_app
-    from liqscope.api.memory import fill_store
+    from liqscope.sim.synthetic import fill_store
     from liqscope.store.sqlite import SqliteStore
 
     db = tmp_path_factory.mktemp("ui") / "ui.sqlite"

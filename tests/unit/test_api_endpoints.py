@@ -1,20 +1,23 @@
-"""Every REST endpoint against the app (in-memory backend through the ASGI transport)."""
+"""Every REST endpoint against the app (a real store through the ASGI transport)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from api_app import START_MS, store_app
 
 from liqscope.api import schemas
-from liqscope.api.app import Settings, create_app
-from liqscope.api.memory import MemoryBackend
+from liqscope.domain.events import Liquidation, OpenInterest
+from liqscope.domain.types import PriceKind, Side
+from liqscope.store.sqlite import SqliteStore
 
-BACKEND = MemoryBackend(minutes=2 * 1440)
-APP = create_app(Settings(backend=BACKEND))
+APP = store_app(minutes=2 * 1440)
+BACKEND = APP.state.service.backend
 
 
 def get(path: str, app: Any = APP, **params: Any) -> httpx.Response:
@@ -192,11 +195,11 @@ def test_missing_symbol_and_unknown_symbol() -> None:
 
 
 def test_empty_data_is_200_with_note() -> None:
-    app = create_app(
-        Settings(
-            backend=MemoryBackend(empty=True, markets=(("bybit", "ETHUSDT", "ETHUSDT", False),))
+    app = store_app(markets=())
+    with SqliteStore(app.state.service.backend.path) as store:  # a market known, no data now
+        store.write_open_interest(
+            [OpenInterest("bybit", "ETHUSDT", START_MS - 86_400_000, 1.0, None)]
         )
-    )
     for path, extra in [
         ("/api/heatmap", {}),
         ("/api/map", {}),
@@ -214,9 +217,9 @@ def test_empty_data_is_200_with_note() -> None:
 
 
 def test_repeated_views_come_from_the_cache() -> None:
-    backend = MemoryBackend(minutes=1440)
-    app = create_app(Settings(backend=backend))
+    app = store_app(minutes=1440)
     service = app.state.service
+    backend = service.backend
     params = dict(symbol="BTCUSDT", range="12h", width=100, height=40)
     first = get("/api/heatmap", app=app, **params).content
     misses = service.responses.misses
@@ -225,7 +228,12 @@ def test_repeated_views_come_from_the_cache() -> None:
     # new data changes the version: recomputed
     rng = backend.data_range(["bybit"], "BTCUSDT")
     assert rng is not None
-    backend.add_liquidation("bybit", "BTCUSDT", rng[1], 1, 40_000.0, 1e6)
+    with SqliteStore(backend.path) as store:
+        store.write_liquidations(
+            [Liquidation("bybit", "BTCUSDT", rng[1], Side.LONG, 25.0, 40_000.0,
+                         PriceKind.BANKRUPTCY, 1e6, False)]
+        )  # fmt: skip
+    time.sleep(0.3)  # the store backend re-reads its data version at most every 0.25 s
     get("/api/heatmap", app=app, **params)
     assert service.responses.misses == misses + 1
 

@@ -6,13 +6,11 @@ import asyncio
 from typing import Any
 
 import httpx
+from api_app import store_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liqscope.api.app import Settings, create_app
-from liqscope.api.memory import MemoryBackend
-
-APP = create_app(Settings(backend=MemoryBackend(minutes=1440, liquidations_per_day=100)))
+APP = store_app(minutes=1440, liquidations_per_day=100)
 PATHS = [
     "/api/heatmap",
     "/api/heatmap/cell",

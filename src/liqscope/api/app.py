@@ -35,10 +35,9 @@ API_VERSION = "1"
 
 @dataclass
 class Settings:
-    """How to build the app. ``backend`` wins over ``db_path`` (tests inject one)."""
+    """How to build the app: the store it serves, the clock, polling and cache sizes."""
 
     db_path: str | None = None
-    backend: Backend | None = None
     clock: Clock = SYSTEM_CLOCK
     poll_s: float = 0.1
     column_check_s: float = 1.0
@@ -59,10 +58,8 @@ def plotly_js_path() -> Path:
 
 
 def _backend(settings: Settings) -> Backend:
-    if settings.backend is not None:
-        return settings.backend
     if settings.db_path is None:
-        raise InputError("no data source: give a database path (--db) or a backend")
+        raise InputError("no data source: give a database path (--db)")
     from liqscope.api.storebackend import StoreBackend
 
     return StoreBackend(settings.db_path, clock=settings.clock)

@@ -1,8 +1,7 @@
 """What the API needs from the data layer, as one small interface.
 
 ``Backend`` is implemented by ``liqscope.api.storebackend.StoreBackend`` (SQLite store + the
-estimator) and by ``liqscope.api.memory.MemoryBackend`` (synthetic, in memory, for tests and
-demos). The service layer (``liqscope.api.service``) depends only on this module.
+estimator). The service layer (``liqscope.api.service``) depends only on this module.
 
 Conventions: times are epoch milliseconds UTC, prices in quote units, notionals in USD,
 ``side`` is +1 for long positions and -1 for short positions. ``market`` is the venue-neutral

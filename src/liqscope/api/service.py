@@ -1054,13 +1054,27 @@ class Service:
 
     # -- series ---------------------------------------------------------------------------------
 
-    def _one_venue(self, venue: str | None, market: str, infos: list[MarketInfo]) -> str:
+    def _one_venue_window(
+        self,
+        symbol: str,
+        venue: str | None,
+        range_: str | None,
+        start: str | None,
+        end: str | None,
+    ) -> tuple[str, str, Window]:
+        """Market, the one venue (default: the first that lists it) and the time window."""
+        market, infos = self.resolve_market(symbol)
         if venue is None or not venue.strip():
-            return infos[0].venue
-        venues, _ = self.resolve_venues(venue, market, infos)
-        if len(venues) != 1:
-            raise ApiError(422, "venue", "venue must name exactly one venue")
-        return venues[0]
+            v = infos[0].venue
+        else:
+            try:
+                venues, _ = self.resolve_venues(venue, market, infos)
+            except ApiError as exc:
+                raise ApiError(exc.status, "venue", exc.message) from None
+            if len(venues) != 1:
+                raise ApiError(422, "venue", "venue must name exactly one venue")
+            v = venues[0]
+        return market, v, self.resolve_window(range_, start, end, [v], market)
 
     def price(
         self,
@@ -1071,12 +1085,7 @@ class Service:
         end: str | None,
         interval: str,
     ) -> bytes:
-        market, infos = self.resolve_market(symbol)
-        try:
-            v = self._one_venue(venue, market, infos)
-        except ApiError as exc:
-            raise ApiError(exc.status, "venue", exc.message) from None
-        window = self.resolve_window(range_, start, end, [v], market)
+        market, v, window = self._one_venue_window(symbol, venue, range_, start, end)
         step = parse_interval(interval)
         n = (window.end - window.start) // step
         if n > MAX_POINTS:
@@ -1118,12 +1127,7 @@ class Service:
         end: str | None,
         max_points: int,
     ) -> bytes:
-        market, infos = self.resolve_market(symbol)
-        try:
-            v = self._one_venue(venue, market, infos)
-        except ApiError as exc:
-            raise ApiError(exc.status, "venue", exc.message) from None
-        window = self.resolve_window(range_, start, end, [v], market)
+        market, v, window = self._one_venue_window(symbol, venue, range_, start, end)
         version = self._version([v], market)
         key = ("oi", market, v, window.start, window.end, max_points, version)
 

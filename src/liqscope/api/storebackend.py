@@ -438,9 +438,9 @@ class StoreBackend:
         self, market: str, prices: F64, lo: float, hi: float, max_buckets: int
     ) -> tuple[F64, I64]:
         step = nice_step(max(hi - lo, hi * 1e-6, 1e-9) / max(1, max_buckets - 1))
-        origin = math.floor(lo / step) * step
-        n = max(1, min(max_buckets, math.floor((hi - origin) / step) + 1))
-        grid = PriceGrid(origin, step, n)
+        span = PriceGrid.spanning(lo, hi, step)
+        n = min(max_buckets, span.n)
+        grid = PriceGrid(span.origin, span.step, n)
         idx = grid.index(prices)
         idx[(idx < 0) | (idx >= n)] = -1
         return grid.edges, idx

@@ -9,50 +9,8 @@ from typing import Annotated
 import typer
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption, db_path
+from liqscope.cli.options import DbOption, stored_steps
 from liqscope.domain.errors import InputError
-from liqscope.model.steps import Steps
-
-DAY_MS = 86_400_000
-
-
-def steps_from_store(db: Path | None, venue: str, symbol: str, days: float) -> Steps:
-    """The last ``days`` of 1-minute model steps of one market from the store."""
-    import numpy as np
-
-    from liqscope.store.sqlite import SqliteStore
-
-    path = db_path(db)
-    if not path.is_file():
-        raise InputError(f"no store at {path} (pass --db or --input)")
-    with SqliteStore(path, readonly=True) as st:
-        t1 = st._conn.execute(  # the store has no "last candle" query; read the max directly
-            "SELECT MAX(ts) FROM candles WHERE venue = ? AND symbol = ?", (venue, symbol)
-        ).fetchone()[0]
-        if t1 is None:
-            raise InputError(f"no candles for {venue} {symbol} in {path}")
-        t1 = int(t1) + 60_000
-        s = st.steps(venue, symbol, t1 - int(days * DAY_MS), t1, 60_000)
-    ok = (
-        np.isfinite(s.open) & np.isfinite(s.high) & np.isfinite(s.low) & np.isfinite(s.close)
-        & np.isfinite(s.oi_base) & (s.low > 0)
-    )  # fmt: skip
-    if ok.sum() < 2:
-        raise InputError(f"not enough stored data (prices and open interest) for {venue} {symbol}")
-    return Steps(
-        ts=s.ts[ok],
-        open=s.open[ok],
-        high=np.maximum(s.high[ok], np.maximum(s.open[ok], s.close[ok])),
-        low=np.minimum(s.low[ok], np.minimum(s.open[ok], s.close[ok])),
-        close=s.close[ok],
-        volume=s.volume[ok],
-        taker_buy_volume=s.taker_buy_volume[ok],
-        oi_base=s.oi_base[ok],
-        liq_long_usd=s.liq_long_usd[ok],
-        liq_short_usd=s.liq_short_usd[ok],
-        venue=venue,
-        symbol=symbol,
-    )
 
 
 @app.command("check")
@@ -87,7 +45,7 @@ def check(
 
         steps = read_steps(input_path, venue=venue, symbol=symbol)
     else:
-        steps = steps_from_store(db, venue, symbol, days)
+        steps = stored_steps(db, venue, symbol, days)
     res = estimate(steps, get_preset(preset))
     lm = LevelMap.from_heatmap(res, -1).with_price(float(steps.close[-1]))
     rep = check_position(

@@ -8,11 +8,9 @@ from typing import Annotated
 import typer
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption
+from liqscope.cli.options import DbOption, stored_steps
 from liqscope.domain.errors import InputError
 from liqscope.model.steps import Steps
-
-STORE_STEP_MS = 60_000  # the store is read as 1-minute steps
 
 
 def _parse_tiers(text: str | None) -> list[float] | None:
@@ -40,27 +38,7 @@ def load_steps(
         return read_steps(input_path, venue=venue, symbol=symbol)
     if not venue or not symbol:
         raise InputError("give --input STEPS, or --venue and --symbol to read from the store")
-    from liqscope.cli.options import open_store
-    from liqscope.domain.registry import native_symbol
-
-    native = native_symbol(venue, symbol)
-    store = open_store(db, must_exist=True)
-    try:
-        spans = [
-            (c.first_ts, c.last_ts)
-            for c in store.coverage(0)
-            if c.venue == venue and c.symbol == native and c.stream.startswith("candles")
-            if c.first_ts is not None and c.last_ts is not None
-        ]
-        if not spans:
-            raise InputError(f"no candles stored for {venue} {native} in {store.path}")
-        t0, t1 = min(a for a, _ in spans), max(b for _, b in spans) + STORE_STEP_MS
-        steps = store.steps(venue, native, t0, t1, STORE_STEP_MS).to_model(venue, native)
-    finally:
-        store.close()
-    if steps is None:
-        raise InputError(f"{venue} {native}: fewer than two steps with both prices and OI")
-    return steps
+    return stored_steps(db, venue, symbol)
 
 
 @app.command("heatmap")

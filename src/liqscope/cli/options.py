@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from liqscope.domain.errors import InputError
+from liqscope.model.steps import Steps as ModelSteps
 from liqscope.store.sqlite import SqliteStore
 
 DB_FILE = "liqscope.sqlite"
@@ -73,3 +74,29 @@ def format_ms(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+STEP_MS = 60_000  # commands read the store as 1-minute steps
+
+
+def stored_steps(db: Path | None, venue: str, symbol: str, days: float | None = None) -> ModelSteps:
+    """The estimator input for one stored market: 1-minute steps over everything stored, or
+    over the last ``days`` before the newest candle."""
+    from liqscope.domain.registry import native_symbol
+
+    native = native_symbol(venue, symbol)
+    with open_store(db, must_exist=True) as store:
+        spans = [
+            (c.first_ts, c.last_ts)
+            for c in store.coverage(0)
+            if c.venue == venue and c.symbol == native and c.stream.startswith("candles")
+            if c.first_ts is not None and c.last_ts is not None
+        ]
+        if not spans:
+            raise InputError(f"no candles stored for {venue} {native} in {store.path}")
+        t1 = max(b for _, b in spans) + STEP_MS
+        t0 = min(a for a, _ in spans) if days is None else t1 - int(days * 86_400_000)
+        steps = store.steps(venue, native, t0, t1, STEP_MS).to_model(venue, native)
+    if steps is None:
+        raise InputError(f"{venue} {native}: fewer than two steps with both prices and OI")
+    return steps

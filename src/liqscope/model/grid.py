@@ -114,8 +114,15 @@ class PriceGrid:
             st = nice_step(max(hi - lo, 1e-9) / (n - 1))
             origin = math.floor(lo / st) * st
             return cls(origin, st, int(n))
+        return cls.spanning(lo, hi, step)
+
+    @classmethod
+    def spanning(cls, lo: float, hi: float, step: float) -> PriceGrid:
+        """The grid of ``step`` buckets, origin a multiple of ``step``, holding ``[lo, hi]``."""
         if not (math.isfinite(step) and step > 0):
             raise InputError(f"bucket size must be a positive number, got {step!r}")
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+            raise InputError(f"invalid price range [{lo}, {hi}]")
         origin = math.floor(lo / step) * step
         count = math.floor((hi - origin) / step) + 1
         return cls(origin, float(step), int(count))

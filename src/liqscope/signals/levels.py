@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from liqscope.domain.errors import InputError
+from liqscope.model.grid import PriceGrid
 from liqscope.signals.clusters import bands
 
 F64 = NDArray[np.float64]
@@ -84,9 +85,8 @@ def realized_levels(
         ref = int(t.max()) if now_ms is None else now_ms
         w = w * 0.5 ** (np.maximum(ref - t, 0) / half_life_ms)
     step = current_price * bucket_pct / 100.0
-    origin = math.floor(float(p.min()) / step) * step
-    idx = np.floor((p - origin) / step).astype(np.int64)
-    n = int(idx.max()) + 1
+    grid = PriceGrid.spanning(float(p.min()), float(p.max()), step)
+    origin, idx, n = grid.origin, grid.index(p), grid.n
     hist = np.bincount(idx, weights=w, minlength=n)
     thr = factor * float(hist[hist > 0].mean())
     out = []

@@ -386,20 +386,7 @@ def simulate(
     n = len(ms)
     ll = np.bincount(idx[side > 0], weights=usd[side > 0], minlength=n)[:n]
     ls = np.bincount(idx[side < 0], weights=usd[side < 0], minlength=n)[:n]
-    steps = Steps(
-        ts=ms.ts,
-        open=ms.open,
-        high=np.maximum(ms.high, np.maximum(ms.open, ms.close)),
-        low=np.minimum(ms.low, np.minimum(ms.open, ms.close)),
-        close=ms.close,
-        volume=ms.volume,
-        taker_buy_volume=ms.taker_buy_volume,
-        oi_base=ms.oi_base,
-        liq_long_usd=ll,
-        liq_short_usd=ls,
-        venue=venue,
-        symbol=symbol,
-    )
+    steps = ms.to_model(venue, symbol, ll, ls)
     real = Realized(ch.liq_ts.astype(np.int64), ch.liq_px.astype(np.float64), usd, side)
     return SimData(steps, real, m, ch.start_ms, ch.end_ms)
 

@@ -24,6 +24,7 @@ from liqscope.domain.liqprice import liquidation_price
 from liqscope.domain.tiers import TierTable
 from liqscope.domain.types import Side
 from liqscope.model.grid import PriceGrid
+from liqscope.model.steps import Steps as ModelSteps
 from liqscope.sim.market import Positions
 from liqscope.sim.trace import TraceChunk
 
@@ -130,7 +131,7 @@ def recompute_liquidation_prices(
 
 
 @dataclass(frozen=True)
-class Steps:
+class MinuteSteps:
     """Fixed-length steps built from public data. OHLC comes from trades (last price); a step
     without trades repeats the previous close with zero volume. ``oi_base`` is the OI row of the
     step's last second. ``mark_*`` come from the per-second mark rows."""
@@ -150,8 +151,33 @@ class Steps:
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
+    def to_model(
+        self,
+        venue: str,
+        symbol: str,
+        liq_long_usd: F64 | None = None,
+        liq_short_usd: F64 | None = None,
+    ) -> ModelSteps:
+        """The estimator's input: these steps, with realized liquidations per step if given."""
+        n = len(self)
+        zeros = np.zeros(n)
+        return ModelSteps(
+            ts=self.ts,
+            open=self.open,
+            high=np.maximum(self.high, np.maximum(self.open, self.close)),
+            low=np.minimum(self.low, np.minimum(self.open, self.close)),
+            close=self.close,
+            volume=self.volume,
+            taker_buy_volume=self.taker_buy_volume,
+            oi_base=self.oi_base,
+            liq_long_usd=zeros if liq_long_usd is None else liq_long_usd,
+            liq_short_usd=zeros if liq_short_usd is None else liq_short_usd,
+            venue=venue,
+            symbol=symbol,
+        )
 
-def minute_steps(chunk: TraceChunk, step_ms: int = 60_000) -> Steps:
+
+def minute_steps(chunk: TraceChunk, step_ms: int = 60_000) -> MinuteSteps:
     """Steps of ``step_ms`` covering the chunk, aligned to multiples of ``step_ms``; the first
     and last may be partial when the chunk does not start or end on a boundary."""
     first = chunk.start_ms - chunk.start_ms % step_ms
@@ -196,4 +222,4 @@ def minute_steps(chunk: TraceChunk, step_ms: int = 60_000) -> Steps:
         m_hi = np.where(has_rows, np.maximum.reduceat(chunk.mark_px, starts), np.nan)
         m_lo = np.where(has_rows, np.minimum.reduceat(chunk.mark_px, starts), np.nan)
         m_cl = np.where(has_rows, chunk.mark_px[last_row], np.nan)
-    return Steps(ts, open_, high, low, close, volume, buys, oi, m_hi, m_lo, m_cl)
+    return MinuteSteps(ts, open_, high, low, close, volume, buys, oi, m_hi, m_lo, m_cl)

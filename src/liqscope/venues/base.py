@@ -43,6 +43,7 @@ __all__ = [
     "VenueAdapter",
     "interval_ms",
     "load_json",
+    "load_object",
     "windows",
 ]
 
@@ -121,6 +122,14 @@ def load_json(frame: Frame) -> Any:
         return orjson.loads(frame)
     except orjson.JSONDecodeError:
         raise MalformedFrame("not JSON") from None
+
+
+def load_object(frame: Frame) -> dict[str, Any]:
+    """A frame that must be one JSON object (every WS message of the venues here)."""
+    msg = load_json(frame)
+    if type(msg) is not dict:
+        raise MalformedFrame("frame is not a JSON object")
+    return msg
 
 
 def _single(value: str | Iterable[str]) -> list[str]:

@@ -15,12 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, Trade
 from liqscope.domain.types import PriceKind, Side
-from liqscope.venues.base import Frame, MalformedFrame, SubscriptionRejected, interval_ms
+from liqscope.venues.base import Frame, MalformedFrame, SubscriptionRejected, interval_ms, load_json
 from liqscope.venues.binance.rules import coinm_contract_usd
 
 __all__ = ["VENUE", "CoinmParser", "parse_coinm_frame", "parse_frame"]
@@ -42,13 +40,6 @@ def _interval(text: str) -> int:
             raise MalformedFrame(f"kline: unknown interval {text!r}") from None
         _INTERVALS[text] = ms
     return ms
-
-
-def _decode(frame: Frame) -> Any:
-    try:
-        return orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        raise MalformedFrame("not JSON") from None
 
 
 def _payload(msg: Any) -> Any:
@@ -124,7 +115,8 @@ def _mark_price(d: dict[str, Any]) -> list[Event]:
     ]
 
 
-def _kline(d: dict[str, Any]) -> list[Event]:
+def _kline(d: dict[str, Any], volume: str = "v", taker_buy: str = "V") -> list[Event]:
+    """A kline; ``volume``/``taker_buy`` name the fields holding base-asset volumes."""
     k = d["k"]
     closed = k["x"]
     if type(closed) is not bool:
@@ -139,8 +131,8 @@ def _kline(d: dict[str, Any]) -> list[Event]:
             float(k["h"]),
             float(k["l"]),
             float(k["c"]),
-            float(k["v"]),
-            _opt_float(k.get("V")),
+            float(k[volume]),
+            _opt_float(k.get(taker_buy)),
             closed,
         )
     ]
@@ -178,7 +170,7 @@ def _dispatch(
 
 def parse_frame(frame: Frame) -> list[Event]:
     """Events of one Binance USDⓈ-M WS frame (raw or combined)."""
-    payload = _payload(_decode(frame))
+    payload = _payload(load_json(frame))
     if payload is None:
         return []
     return _dispatch(payload, _USDM)
@@ -233,29 +225,10 @@ class CoinmParser:
         return [Trade(VENUE, symbol, int(d["T"]), price, base, _SHORT if m else _LONG, str(d["a"]))]
 
     def _kline(self, d: dict[str, Any]) -> list[Event]:
-        k = d["k"]
-        closed = k["x"]
-        if type(closed) is not bool:
-            raise MalformedFrame("kline: x is not a boolean")
-        # COIN-M: v / V are contracts, q / Q the base-asset volumes.
-        return [
-            Candle(
-                VENUE,
-                k.get("s") or d["s"],
-                int(k["t"]),
-                _interval(k["i"]),
-                float(k["o"]),
-                float(k["h"]),
-                float(k["l"]),
-                float(k["c"]),
-                float(k["q"]),
-                _opt_float(k.get("Q")),
-                closed,
-            )
-        ]
+        return _kline(d, volume="q", taker_buy="Q")  # COIN-M: v / V are contracts
 
     def __call__(self, frame: Frame) -> list[Event]:
-        payload = _payload(_decode(frame))
+        payload = _payload(load_json(frame))
         if payload is None:
             return []
         return _dispatch(payload, self._handlers)

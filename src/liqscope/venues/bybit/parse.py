@@ -17,11 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, OpenInterest, Trade
 from liqscope.domain.types import ContractType, PriceKind, Side
-from liqscope.venues.base import Frame, MalformedFrame, SubscriptionRejected, interval_ms
+from liqscope.venues.base import (
+    Frame,
+    MalformedFrame,
+    SubscriptionRejected,
+    interval_ms,
+    load_object,
+)
 from liqscope.venues.bybit.rules import KLINE_INTERVALS_BACK, contract_type
 
 __all__ = ["VENUE", "parse_frame"]
@@ -156,12 +160,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
 
 def parse_frame(frame: Frame) -> list[Event]:
     """Events of one Bybit v5 public WS frame."""
-    try:
-        msg = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        raise MalformedFrame("not JSON") from None
-    if type(msg) is not dict:
-        raise MalformedFrame("frame is not a JSON object")
+    msg = load_object(frame)
     topic = msg.get("topic")
     if topic is None:
         if msg.get("op") == "subscribe" and msg.get("success") is False:

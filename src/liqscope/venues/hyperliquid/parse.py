@@ -13,12 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Candle, Event, MarkPrice, OpenInterest, Trade
 from liqscope.domain.types import Side
-from liqscope.venues.base import Frame, MalformedFrame, SubscriptionRejected, interval_ms
+from liqscope.venues.base import (
+    Frame,
+    MalformedFrame,
+    SubscriptionRejected,
+    interval_ms,
+    load_object,
+)
 
 __all__ = [
     "VENUE",
@@ -121,12 +125,7 @@ _HANDLERS: dict[str, Callable[[Any, int], list[Event]]] = {
 
 def parse_frame(frame: Frame, now_ms: int) -> list[Event]:
     """Events of one Hyperliquid WS frame received at ``now_ms``."""
-    try:
-        msg = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        raise MalformedFrame("not JSON") from None
-    if type(msg) is not dict:
-        raise MalformedFrame("frame is not a JSON object")
+    msg = load_object(frame)
     channel = msg.get("channel")
     if channel == "error":
         raise SubscriptionRejected(f"hyperliquid: {msg.get('data')}")

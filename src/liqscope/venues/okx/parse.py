@@ -20,12 +20,16 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from liqscope.domain.events import Event, Liquidation, MarkPrice, OpenInterest, Trade
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.types import PriceKind, Side
-from liqscope.venues.base import Frame, MalformedFrame, SubscriptionRejected, UnknownInstrument
+from liqscope.venues.base import (
+    Frame,
+    MalformedFrame,
+    SubscriptionRejected,
+    UnknownInstrument,
+    load_object,
+)
 from liqscope.venues.okx.rules import DEFAULT_INSTRUMENTS, VENUE
 
 __all__ = ["OkxParser", "parse_frame"]
@@ -144,12 +148,7 @@ class OkxParser:
     def __call__(self, frame: Frame) -> list[Event]:
         if frame in _PONG:
             return []
-        try:
-            msg = orjson.loads(frame)
-        except orjson.JSONDecodeError:
-            raise MalformedFrame("not JSON") from None
-        if type(msg) is not dict:
-            raise MalformedFrame("frame is not a JSON object")
+        msg = load_object(frame)
         event = msg.get("event")
         if event is not None:
             if event == "error":
