@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-# OKX candles need its /business WS endpoint or REST polling, which the collector lacks yet.
-CANDLE_VENUES = ("binance", "bybit")
+# Venues whose candles the demo collects (OKX's come from REST polling).
+CANDLE_VENUES = ("binance", "bybit", "okx")
 
 
 def free_port() -> int:

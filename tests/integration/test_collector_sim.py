@@ -14,12 +14,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from liqscope.domain.events import Candle
 from liqscope.domain.registry import instrument
 from liqscope.ingest.collector import Collector, CollectorConfig, CollectorSpec
 from liqscope.sim.exchange.history import ChunkSource
@@ -416,4 +417,70 @@ def test_kill_9_and_restart_carries_on(tmp_path: Path) -> None:
     last_stored = max(k[1] for k in stored)
     missing = {k for k in outside if k[1] < last_stored - margin} - set(stored)
     assert not missing
+    store.close()
+
+
+CandleRow = tuple[int, float, float, float, float, float, bool]
+
+
+def _rows(candles: Iterable[Candle]) -> list[CandleRow]:
+    return [(c.ts, c.open, c.high, c.low, c.close, c.volume, c.closed) for c in candles]
+
+
+def _closed_candles(store: SqliteStore, venue: str, symbol: str) -> list[CandleRow]:
+    return _rows(store.candles(venue, symbol, 60_000, 0, 2**62))
+
+
+def test_okx_candles_backfilled_then_polled_over_rest(tmp_path: Path) -> None:
+    """OKX streams no candles on its public WS: the collector back-fills them at start-up and
+    then polls closed ones over REST; a failed poll becomes a back-filled gap."""
+    venues = ("okx",)
+    sims = make_sims(venues, manual=True)
+    store = SqliteStore(tmp_path / "o.sqlite")
+    symbol = SYMBOLS["okx"][0]
+    cfg = fast_config(backfill_days=0.02, candle_poll_s=0.2, ban_pause_s=0.5, stall_timeout_s=5)
+
+    def latest() -> int:
+        return max((row[0] for row in _closed_candles(store, "okx", symbol)), default=0)
+
+    async def main() -> tuple[Collector, int, list[CandleRow]]:
+        collector = Collector(specs(sims, venues), store, sims.clock, cfg)
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop))
+        await until(lambda: collector.stats.candle_polls >= 2, 10, "start-up backfill + polls")
+        after_backfill = latest()
+        driver = Driver(sims, step_ms=2_000)  # 40x: a simulated minute every 1.5 s
+        driver.start()
+        await until(lambda: latest() >= after_backfill + 2 * 60_000, 15, "polled candles")
+        sims["okx"].inject(Fault(FaultKind.HTTP_418, seconds=1, count=1))
+        await until(lambda: collector.stats.rest_errors >= 1, 10, "a failed poll")
+        failed_at = latest()
+        await until(lambda: latest() >= failed_at + 2 * 60_000, 15, "polling after the failure")
+        await driver.stop()
+        polls = collector.stats.candle_polls
+        await until(lambda: collector.stats.candle_polls > polls + 1, 10, "a final poll")
+        await until(lambda: _rest_idle(collector), 10, "REST jobs")
+        stop.set()
+        await task
+        # what the simulated exchange's REST serves now, through the adapter's client
+        okx = collector._rest["okx"].adapter
+        served = await okx.fetch_klines(symbol, "1m", 0, sims.clock.now_ms())
+        return collector, after_backfill, _rows(served)
+
+    with running(sims):
+        collector, after_backfill, served = asyncio.run(asyncio.wait_for(main(), 60))
+    stored = _closed_candles(store, "okx", symbol)
+    ts = [r[0] for r in stored]
+    assert len(ts) == len(set(ts))  # no duplicates
+    assert all(r[-1] is True for r in stored)  # closed candles only
+    assert ts == list(range(ts[0], ts[-1] + 60_000, 60_000))  # every minute, no hole
+    assert ts[0] <= START_MS - int(0.02 * 86_400_000) + 60_000  # the start-up backfill reach
+    assert ts[-1] >= after_backfill + 4 * 60_000  # new candles came in as time passed
+    assert collector.stats.polled_candles >= 4
+    served_closed = [r for r in served if r[-1] and ts[0] <= r[0] <= ts[-1]]
+    assert stored == served_closed  # same candles as the exchange's REST, field for field
+    assert served[-1][0] == ts[-1] + 60_000 and served[-1][-1] is False  # open one not stored
+    gaps = [g for g in store.gaps("okx") if g.stream == "candles:1m"]
+    assert gaps and all("polling failed" in g.reason and g.backfilled for g in gaps), gaps
+    assert store.integrity_check() == ["ok"]
     store.close()

@@ -221,6 +221,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         preset: Preset = None,
         units: Annotated[str, Query(max_length=10, description="usd or relative")] = "usd",
         split: Annotated[bool, Query(description="also return the long part (z_long)")] = True,
+        format: Annotated[
+            str,
+            Query(
+                max_length=8,
+                description="json (z as nested lists) or bin (compact; see docs/api.md)",
+            ),
+        ] = "json",
     ) -> Response:
         """Estimated liquidation levels over time × price, reduced to width × height."""
         return _json(
@@ -238,6 +245,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 preset,
                 units,
                 split,
+                format,
             ),
             request,
         )
@@ -405,5 +413,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    from liqscope.api.signals_routes import router as signals_router
+
+    app.include_router(signals_router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app

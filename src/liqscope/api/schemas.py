@@ -24,6 +24,10 @@ class Provenance(BaseModel):
     venues: list[VenueProvenance]
     lower_bound: bool = Field(description="true when any venue's liquidation feed is sampled")
     generated_ms: int
+    skipped_venues: list[str] | None = Field(
+        default=None,
+        description="venues asked for but left out of the model (no candles or OI in the window)",
+    )
 
 
 class ColumnCandles(BaseModel):
@@ -32,6 +36,18 @@ class ColumnCandles(BaseModel):
     high: list[float | None]
     low: list[float | None]
     close: list[float | None]
+
+
+class HeatmapEncoding(BaseModel):
+    z: str = Field(
+        description="f16-rowdelta-zlib-base64: z/scale as float16 bit patterns (uint16 LE), "
+        "each row delta-coded along time modulo 2**16, zlib, base64"
+    )
+    z_long: str | None = Field(
+        description="u8-share-zlib-base64: round(255 * z_long / z) per cell, zlib, base64"
+    )
+    shape: list[int] = Field(description="[rows, columns] of z")
+    scale: float = Field(description="multiply the decoded float16 values by this")
 
 
 class HeatmapResponse(BaseModel):
@@ -50,9 +66,15 @@ class HeatmapResponse(BaseModel):
     units_label: str
     ts: list[int] = Field(description="column start times, epoch ms")
     bucket_edges: list[float] = Field(description="price bucket edges, len(z) + 1, ascending")
-    z: list[list[float | None]] = Field(description="z[bucket][column]: USD (or share of max)")
-    z_long: list[list[float | None]] | None = Field(
+    format: str = Field(default="json", description="'json' or 'bin' (see z_encoding)")
+    z: list[list[float | None]] | str = Field(
+        description="z[bucket][column]: USD (or share of max); format=bin: an encoded string"
+    )
+    z_long: list[list[float | None]] | str | None = Field(
         description="the long-position part of z (short = z - z_long); when split=true"
+    )
+    z_encoding: HeatmapEncoding | None = Field(
+        default=None, description="format=bin only: how z and z_long are encoded"
     )
     max: float
     max_usd: float | None = None

@@ -4,13 +4,20 @@ Every public method takes already type-checked parameters, validates their meani
 ``ApiError`` that names the parameter), reads through the ``Backend`` and returns the JSON body
 as bytes. Bodies are cached under (endpoint, normalised parameters, data version): a repeated
 view is served from memory until something new is stored for the markets it shows.
+
+Heatmaps come in two encodings of one cached computation: ``format=json`` (``z`` as nested
+lists, the default for API users) and ``format=bin`` (what the web UI asks for: ``z`` as
+float16 relative to ``scale``, delta-coded along time, zlib-compressed, base64; ``z_long`` as
+the long share of each cell in 1/255). See ``encode_bin`` and docs/api.md.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -65,6 +72,8 @@ MAX_POINTS = 20_000
 WARMUP_CAP = 7 * DAY
 SIDES = {"long": 1, "short": -1}
 UNITS = ("usd", "relative")
+FORMATS = ("json", "bin")
+CACHE_BYTES = 768 * 1024 * 1024  # bodies kept in memory at most
 
 _JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -180,8 +189,10 @@ T = TypeVar("T")
 class Cache:
     """A small LRU of computed values; concurrent misses on one key compute once."""
 
-    def __init__(self, max_items: int) -> None:
+    def __init__(self, max_items: int, max_bytes: int | None = None) -> None:
         self._max = max_items
+        self._max_bytes = max_bytes
+        self._bytes = 0  # sum of len() of the bytes values held (when max_bytes is set)
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._flights: dict[Hashable, threading.Lock] = {}
@@ -200,15 +211,28 @@ class Cache:
                 if key in self._items:
                     self.hits += 1
                     return self._items[key]  # type: ignore[no-any-return]  # as above
-            value = compute()
+            try:
+                value = compute()
+            except BaseException:
+                with self._lock:
+                    self._flights.pop(key, None)
+                raise
             with self._lock:
                 self.misses += 1
                 self._items[key] = value
+                self._bytes += self._size(value)
                 self._items.move_to_end(key)
-                while len(self._items) > self._max:
-                    self._items.popitem(last=False)
+                while len(self._items) > 1 and (
+                    len(self._items) > self._max
+                    or (self._max_bytes is not None and self._bytes > self._max_bytes)
+                ):
+                    _, old = self._items.popitem(last=False)
+                    self._bytes -= self._size(old)
                 self._flights.pop(key, None)
             return value
+
+    def _size(self, value: Any) -> int:
+        return len(value) if self._max_bytes is not None and isinstance(value, bytes) else 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -216,6 +240,7 @@ class Cache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bytes = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,8 +252,9 @@ class Service:
     def __init__(self, backend: Backend, clock: Clock = SYSTEM_CLOCK, cache_items: int = 256):
         self.backend = backend
         self.clock = clock
-        self.responses = Cache(cache_items)
+        self.responses = Cache(cache_items, CACHE_BYTES)
         self.estimates = Cache(8)
+        self.heatmap_parts = Cache(8)  # reduced matrices, shared by the json and bin encodings
         self.started_ms = clock.now_ms()
 
     # -- resolution of names -------------------------------------------------------------------
@@ -461,6 +487,7 @@ class Service:
         preset: str | None,
         units: str,
         split: bool,
+        fmt: str = "json",
     ) -> bytes:
         market, infos = self.resolve_market(symbol)
         venue_list, aggregate = self.resolve_venues(venues, market, infos)
@@ -469,14 +496,14 @@ class Service:
         side_list = self.resolve_sides(sides)
         preset_name = self.resolve_preset(preset)
         unit = self._units(units)
+        encoding = self._format(fmt)
         step = (
             parse_interval(interval)
             if interval is not None
             else default_step(window.end - window.start)
         )
         version = self._version(venue_list, market)
-        key = (
-            "heatmap",
+        parts_key = (
             market,
             tuple(venue_list),
             window.start,
@@ -491,24 +518,37 @@ class Service:
             split,
             version,
         )
-        return self.responses.get_or_compute(
-            key,
-            lambda: self._heatmap(
-                market,
-                venue_list,
-                aggregate,
-                window,
-                step,
-                width,
-                height,
-                tier_list,
-                side_list,
-                preset_name,
-                unit,
-                split,
-                version,
-            ),
-        )
+
+        def compute() -> bytes:
+            parts = self.heatmap_parts.get_or_compute(
+                parts_key,
+                lambda: self._heatmap(
+                    market,
+                    venue_list,
+                    aggregate,
+                    window,
+                    step,
+                    width,
+                    height,
+                    tier_list,
+                    side_list,
+                    preset_name,
+                    unit,
+                    split,
+                    version,
+                ),
+            )
+            return parts.encode(encoding)
+
+        # the encoded bytes are cached: a repeated view is one dict look-up
+        return self.responses.get_or_compute(("heatmap", encoding, *parts_key), compute)
+
+    @staticmethod
+    def _format(fmt: str) -> str:
+        key = fmt.strip().lower()
+        if key not in FORMATS:
+            raise ApiError(422, "format", f"format must be json or bin, got {fmt!r}")
+        return key
 
     @staticmethod
     def _units(units: str) -> str:
@@ -541,7 +581,7 @@ class Service:
         unit: str,
         split: bool,
         version: tuple[int, ...],
-    ) -> bytes:
+    ) -> HeatmapParts:
         est, step = self._estimate(venues, market, window, step, preset, width)
         body: dict[str, Any] = {
             "symbol": market,
@@ -572,16 +612,31 @@ class Service:
         }
         if est is None:
             body["note"] = "no stored data for this market and window"
-            return dumps(body)
+            return HeatmapParts(body, None, None, unit)
         body["model_version"] = est.model_version
+        skipped = [v for v in getattr(est, "skipped", []) if v in venues]
+        used = [v for v in venues if v not in skipped]
+        notes: list[str] = []
+        if skipped:
+            body["provenance"]["skipped_venues"] = skipped
+            notes.append(
+                f"no candles or open interest for {', '.join(skipped)} in this window: "
+                f"the heatmap shows {', '.join(used)}"
+            )
         grid = self._window_grid(est, tiers, sides, window)
         if grid.column_ts.size == 0:
             body["note"] = "no model columns in this window"
-            return dumps(body)
+            return HeatmapParts(body, None, None, unit)
         edges, matrix = reduce_rows(grid.bucket_edges, grid.matrix, height)
         ts, matrix, starts = reduce_columns(grid.column_ts, matrix, width)
         native = int(grid.column_ts[1] - grid.column_ts[0]) if grid.column_ts.size > 1 else step
         col_ms = native * (int(starts[1] - starts[0]) if starts.size > 1 else 1)
+        if int(ts[0]) > window.start + col_ms:
+            notes.append(
+                "stored data starts at "
+                + datetime.fromtimestamp(int(ts[0]) / 1000, UTC).strftime("%Y-%m-%d %H:%MZ")
+                + ": the heatmap covers the part of the window with data"
+            )
         z_long = None
         if split and sides == [1, -1]:
             lg = self._window_grid(est, tiers, [1], window)
@@ -597,13 +652,12 @@ class Service:
             ts=ts,
             column_ms=col_ms,
             bucket_edges=edges,
-            z=_compact(matrix, unit),
-            z_long=None if z_long is None else _compact(z_long, unit),
             max=peak if unit == "usd" else 1.0,
             max_usd=peak,
-            candles=self._column_candles(venues[0], market, ts, col_ms, step),
+            candles=self._column_candles(used[0] if used else venues[0], market, ts, col_ms, step),
+            note="; ".join(notes) or None,
         )
-        return dumps(body)
+        return HeatmapParts(body, matrix, z_long, unit)
 
     def _column_candles(
         self, venue: str, market: str, col_ts: I64, col_ms: int, step: int
@@ -1218,6 +1272,76 @@ class Service:
                 "server_time": time.time(),
             }
         )
+
+
+class HeatmapParts:
+    """A computed heatmap before encoding: the body fields and the reduced matrices."""
+
+    def __init__(self, body: dict[str, Any], z: F64 | None, z_long: F64 | None, unit: str):
+        self.body = body
+        self.z = z
+        self.z_long = z_long
+        self.unit = unit
+
+    def encode(self, fmt: str) -> bytes:
+        body = dict(self.body)
+        body["format"] = fmt
+        if self.z is None:
+            return dumps(body)
+        if fmt == "bin":
+            body.update(encode_bin(self.z, self.z_long))
+        else:
+            body["z"] = _compact(self.z, self.unit)
+            body["z_long"] = None if self.z_long is None else _compact(self.z_long, self.unit)
+        return dumps(body)
+
+
+def encode_bin(z: F64, z_long: F64 | None) -> dict[str, Any]:
+    """The compact heatmap encoding (``format=bin``).
+
+    ``z``: ``z / scale`` as IEEE float16 (11 significant bits, ~0.05 %), row-major
+    (``z[row][col]``), each row's uint16 bit patterns delta-coded along time (modulo 2**16),
+    little endian, zlib-compressed, base64. ``z_long``: the long share of each cell,
+    ``round(255 * z_long / z)`` as uint8 (0 where z is 0), zlib, base64.
+    """
+    m = np.nan_to_num(np.asarray(z, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    m = np.maximum(m, 0.0)
+    rows, cols = m.shape
+    peak = float(m.max()) if m.size else 0.0
+    scale = peak if peak > 0 else 1.0
+    bits = (m / scale).astype("<f2").view("<u2")
+    delta = np.diff(bits, axis=1, prepend=np.zeros((rows, 1), "<u2")).astype("<u2")
+    out: dict[str, Any] = {
+        "z": base64.b64encode(zlib.compress(delta.tobytes(), 6)).decode("ascii"),
+        "z_long": None,
+        "z_encoding": {
+            "z": "f16-rowdelta-zlib-base64",
+            "z_long": None,
+            "shape": [rows, cols],
+            "scale": scale,
+        },
+    }
+    if z_long is not None:
+        lg = np.nan_to_num(np.asarray(z_long, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        share = np.divide(lg, m, out=np.zeros_like(m), where=m > 0)
+        q = np.rint(np.clip(share, 0.0, 1.0) * 255).astype(np.uint8)
+        out["z_long"] = base64.b64encode(zlib.compress(q.tobytes(), 6)).decode("ascii")
+        out["z_encoding"]["z_long"] = "u8-share-zlib-base64"
+    return out
+
+
+def decode_bin(body: dict[str, Any]) -> tuple[F64, F64 | None]:
+    """``z`` and ``z_long`` from a ``format=bin`` body (the inverse of ``encode_bin``)."""
+    enc = body["z_encoding"]
+    rows, cols = enc["shape"]
+    raw = np.frombuffer(zlib.decompress(base64.b64decode(body["z"])), "<u2").reshape(rows, cols)
+    bits = np.cumsum(raw, axis=1, dtype=np.uint16)
+    z = bits.view("<f2").astype(np.float64) * float(enc["scale"])
+    z_long = None
+    if body.get("z_long"):
+        q = np.frombuffer(zlib.decompress(base64.b64decode(body["z_long"])), np.uint8)
+        z_long = z * q.reshape(rows, cols) / 255.0
+    return z, z_long
 
 
 def _compact(matrix: F64, unit: str) -> Any:

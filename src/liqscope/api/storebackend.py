@@ -5,9 +5,16 @@ liquidations in a range, coverage, gaps). A few look-ups the live API needs and 
 not offer (newest-first feed, max timestamps for cache keys, new-row polling) are read-only SQL
 on a connection of this module's own; they touch only the tables' primary-key prefixes.
 
-The store's liquidations table has no row id, so "new rows" are found by re-reading each
-market's last ``LATE_MS`` of liquidations and keeping a key set; a poll sequence number plays
-the role of an id for ``/ws`` and ``/api/liquidations/feed``.
+The store's liquidations table is ``WITHOUT ROWID`` (keyed by venue, symbol, ts, side, qty,
+price) and records no insertion order, so "new rows" are found by re-reading each market's last
+``LATE_MS`` of liquidations (event time) and keeping a key set; a poll sequence number plays the
+role of an id for ``/ws`` and ``/api/liquidations/feed``. Known limit: a liquidation stored more
+than ``LATE_MS`` after its event time (a backfill, a collector catching up) is stored and shown by
+every REST endpoint but is not pushed on ``/ws``. Fixing that needs an insertion sequence in the
+store (a ``rowid`` table or an ingest counter), which is the store's to add.
+
+Versions and data ranges (read on every request to build cache keys) are cached for
+``VERSION_TTL_S`` and refreshed by one thread at a time, so a cache hit costs no SQL.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from liqscope.store.sqlite import SqliteStore
 from liqscope.venues.registry import ADAPTERS
 
 LATE_MS = 120_000  # liquidations stored up to this late (event time) still reach the feed
+VERSION_TTL_S = 0.25  # how stale a data version / data range may be
 API_BUCKETS = 1200  # price buckets of a model run made for the API (rows are reduced later)
 
 
@@ -63,9 +71,13 @@ def tier_label(lev: float) -> str:
 class ModelEstimate:
     """An estimator result (one venue or an aggregate) seen through the API's interface."""
 
-    def __init__(self, hm: Heatmap, version: str) -> None:
+    def __init__(
+        self, hm: Heatmap, version: str, venues: Sequence[str] = (), skipped: Sequence[str] = ()
+    ) -> None:
         self._hm = hm
         self._version = version
+        self.venues = list(venues)  # venues whose data the run used
+        self.skipped = list(skipped)  # venues asked for but without model data in the window
         self._by_label = {tier_label(x): x for x in hm.leverages}
 
     @property
@@ -116,6 +128,8 @@ class StoreBackend:
         self._lock = threading.Lock()
         self._markets: tuple[float, list[MarketInfo]] = (0.0, [])
         self._versions: dict[tuple[Any, ...], tuple[float, tuple[int, ...]]] = {}
+        self._ranges: dict[tuple[Any, ...], tuple[float, tuple[int, int] | None]] = {}
+        self._version_lock = threading.Lock()
         # live polling state
         self._poll_lock = threading.Lock()
         self._last_poll = 0.0
@@ -222,19 +236,42 @@ class StoreBackend:
 
     def data_version(self, venues: Sequence[str], market: str) -> tuple[int, ...]:
         key = (tuple(venues), market)
-        now = time.monotonic()
         hit = self._versions.get(key)
-        if hit is not None and now - hit[0] < 0.25:
+        if hit is not None and time.monotonic() - hit[0] < VERSION_TTL_S:
             return hit[1]
-        out: list[int] = [self.last_liquidation_id()]
-        for v in venues:
-            s = self._native(v, market)
-            out += [self._max_ts("candles", v, s), self._max_ts("open_interest", v, s)]
-        version = tuple(out)
-        self._versions[key] = (now, version)
-        return version
+        with self._version_lock:  # one refresh at a time; the others then read its result
+            hit = self._versions.get(key)
+            now = time.monotonic()
+            if hit is not None and now - hit[0] < VERSION_TTL_S:
+                return hit[1]
+            out: list[int] = [self.last_liquidation_id()]
+            for v in venues:
+                s = self._native(v, market)
+                out += [self._max_ts("candles", v, s), self._max_ts("open_interest", v, s)]
+            version = tuple(out)
+            self._versions[key] = (now, version)
+            if len(self._versions) > 1024:
+                self._versions.clear()
+            return version
 
     def data_range(self, venues: Sequence[str], market: str) -> tuple[int, int] | None:
+        """[first, last] candle open time over ``venues`` (cached for ``VERSION_TTL_S``)."""
+        key = (tuple(venues), market)
+        hit = self._ranges.get(key)
+        if hit is not None and time.monotonic() - hit[0] < VERSION_TTL_S:
+            return hit[1]
+        with self._version_lock:
+            hit = self._ranges.get(key)
+            now = time.monotonic()
+            if hit is not None and now - hit[0] < VERSION_TTL_S:
+                return hit[1]
+            rng = self._data_range(venues, market)
+            self._ranges[key] = (now, rng)
+            if len(self._ranges) > 1024:
+                self._ranges.clear()
+            return rng
+
+    def _data_range(self, venues: Sequence[str], market: str) -> tuple[int, int] | None:
         lo: int | None = None
         hi: int | None = None
         conn = self._sql()
@@ -414,16 +451,21 @@ class StoreBackend:
     ) -> ModelEstimate | None:
         cfg = replace(PRESETS[preset], n_buckets=API_BUCKETS, column_ms=column_ms)
         runs: list[tuple[ModelSteps, F64]] = []
+        used: list[str] = []
+        skipped: list[str] = []
         for v in venues:
             steps = self._model_steps(v, self._native(v, market), t0, t1, interval_ms)
-            if steps is None:
+            if steps is None:  # no candles or no open interest in the window
+                skipped.append(v)
                 continue
             assert steps.symbol is not None
             try:
                 ratios = level_ratios(cfg, v, steps.symbol, float(np.median(steps.close)))
             except InputError:
+                skipped.append(v)
                 continue  # no built-in rules for this instrument
             runs.append((steps, ratios))
+            used.append(v)
         if not runs:
             return None
         lo = min(float(s.low.min()) for s, _ in runs)
@@ -432,7 +474,7 @@ class StoreBackend:
         grid = PriceGrid.covering(lo, hi, ratios_all, n=API_BUCKETS)
         results = [estimate(s, cfg, ratios=r, grid=grid) for s, r in runs]
         hm: Heatmap = results[0] if len(results) == 1 else aggregate(results)
-        return ModelEstimate(hm, results[0].model_version)
+        return ModelEstimate(hm, results[0].model_version, used, skipped)
 
     def price_buckets(
         self, market: str, prices: F64, lo: float, hi: float, max_buckets: int

@@ -30,6 +30,10 @@ class DemoPlan:
     speed: float
     history_days: float
     db: Path
+    alerts: Path | None = None
+    live_alerts: bool = True
+    webhooks: tuple[str, ...] = ()
+    snapshot_every: int = 5
 
 
 def prefill_liquidations(sim: Any, store: Any, t0: int, t1: int) -> int:
@@ -85,7 +89,9 @@ def run_demo(plan: DemoPlan, host: str, port: int, run_for: float, log_level: st
             )
             for (venue, symbol) in markets
         ]
-        config = CollectorConfig(backfill_days=plan.history_days + 0.01, oi_poll_s=5.0)
+        config = CollectorConfig(
+            backfill_days=plan.history_days + 0.01, oi_poll_s=5.0, candle_poll_s=5.0
+        )
         state: dict[str, Any] = {}
 
         async def start_collecting(_app: Any) -> None:
@@ -102,6 +108,15 @@ def run_demo(plan: DemoPlan, host: str, port: int, run_for: float, log_level: st
         settings = Settings(db_path=str(plan.db), clock=sim.clock)
         settings.on_startup.append(start_collecting)
         settings.on_shutdown.append(stop_collecting)
+        if plan.live_alerts:
+            from liqscope.signals.live import live_hooks, rules_from
+
+            start_alerts, stop_alerts = live_hooks(
+                plan.db, rules_from(plan.alerts), webhooks=plan.webhooks, clock=sim.clock,
+                interval_s=2.0, snapshot_every_min=plan.snapshot_every, console=True,
+            )  # fmt: skip
+            settings.on_startup.append(start_alerts)
+            settings.on_shutdown.insert(0, stop_alerts)
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
         )
@@ -139,6 +154,21 @@ def demo(
     ] = None,
     run_for: Annotated[float, typer.Option(help="Stop after N wall seconds (0: never).")] = 0.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts", help="Alert rules (.toml/.json) [default: built-in rules].", dir_okay=False
+        ),
+    ] = None,
+    live_alerts: Annotated[
+        bool, typer.Option("--live-alerts/--no-live-alerts", help="Evaluate alerts live.")
+    ] = True,
+    webhook: Annotated[
+        list[str] | None, typer.Option(help="POST alerts to this URL (repeatable).", metavar="URL")
+    ] = None,
+    snapshot_every: Annotated[
+        int, typer.Option(help="Store a map snapshot every N minutes (0: never).", min=0)
+    ] = 5,
 ) -> None:
     """Run everything offline: simulated exchanges, live collection, API and web UI."""
     from liqscope.sim.scenarios import SCENARIOS
@@ -147,5 +177,12 @@ def demo(
         raise fail(f"unknown scenario {scenario!r} (expected one of {', '.join(SCENARIOS)})")
     if speed <= 0 or days <= 0:
         raise fail("--speed and --days must be > 0")
-    plan = DemoPlan(scenario, seed, speed, days, db or home() / "demo.sqlite")
+    if alerts is not None:  # refuse a bad rules file before starting anything
+        from liqscope.signals.live import rules_from
+
+        rules_from(alerts)
+    plan = DemoPlan(
+        scenario, seed, speed, days, db or home() / "demo.sqlite", alerts, live_alerts,
+        tuple(webhook or ()), snapshot_every,
+    )  # fmt: skip
     run_demo(plan, host, port, run_for, log_level)

@@ -54,6 +54,31 @@ def serve(
             metavar="VENUE:SYMBOLS",
         ),
     ] = None,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts",
+            help="Alert rules (.toml/.json) evaluated live [default: built-in proximity, "
+            "spike and cascade rules on every stored market].",
+            dir_okay=False,
+        ),
+    ] = None,
+    live_alerts: Annotated[
+        bool,
+        typer.Option(
+            "--live-alerts/--no-live-alerts", help="Evaluate alert rules and take snapshots live."
+        ),
+    ] = True,
+    webhook: Annotated[
+        list[str] | None,
+        typer.Option(help="POST every alert as JSON to this URL (repeatable).", metavar="URL"),
+    ] = None,
+    alert_every: Annotated[
+        float, typer.Option(help="Seconds between checks for newly closed minutes.", min=0.1)
+    ] = 5.0,
+    snapshot_every: Annotated[
+        int, typer.Option(help="Store a map snapshot every N minutes (0: never).", min=0)
+    ] = 5,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the API (OpenAPI at /docs), the WebSocket push (/ws) and the web UI (/)."""
@@ -71,6 +96,15 @@ def serve(
         start, stop = _collector_hooks(db, collect)
         settings.on_startup.append(start)
         settings.on_shutdown.append(stop)
+    if live_alerts:
+        from liqscope.signals.live import live_hooks, rules_from
+
+        start_alerts, stop_alerts = live_hooks(
+            db, rules_from(alerts), webhooks=webhook or [], interval_s=alert_every,
+            snapshot_every_min=snapshot_every,
+        )  # fmt: skip
+        settings.on_startup.append(start_alerts)
+        settings.on_shutdown.insert(0, stop_alerts)
     application = create_app(settings)
     typer.echo(f"liqscope: serving {db} on http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(application, host=host, port=port, log_level=log_level)

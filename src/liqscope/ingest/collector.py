@@ -16,8 +16,9 @@ Pipeline (all in one asyncio loop; see docs/collector.md):
    Candle and open-interest gaps are back-filled over REST and marked ``backfilled``; liquidation,
    mark-price and trade gaps cannot be back-filled and stay visible.
 4. one REST worker per venue runs every REST call (start-up backfill since the last stored row,
-   gap backfill, open-interest polling when the venue streams none) one at a time, with a minimum
-   pause between calls; the REST client itself honours 429/Retry-After and stops on 418.
+   gap backfill, open-interest polling when the venue streams none, candle polling where the
+   adapter declares candles in ``rest_polled_channels``) one at a time, with a minimum pause
+   between calls; the REST client itself honours 429/Retry-After and stops on 418.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ class CollectorConfig:
     gap_backfill_max_days: float = 30.0
     oi_period: str = "5m"
     oi_poll_s: float | None = 60.0  # REST polling of current OI where no OI stream (None: off)
+    candle_poll_s: float | None = 60.0  # REST polling of closed 1m candles where the adapter
+    # declares candles in ``rest_polled_channels`` (None: off; start-up backfill still runs)
     rest_min_interval_s: float = 0.25  # pause between two REST jobs of one venue
     ban_pause_s: float = 300.0  # no REST to a venue for this long after an HTTP 418 (IP ban)
     open_timeout_s: float = 10.0
@@ -149,6 +152,8 @@ class CollectorStats:
     gaps_backfilled: int = 0
     backfill_rows: int = 0
     oi_polls: int = 0
+    candle_polls: int = 0
+    polled_candles: int = 0  # new closed candles stored by candle polling
     rest_errors: int = 0
     queue_full_waits: int = 0
     queue_full_seconds: float = 0.0
@@ -171,6 +176,19 @@ class _Route:
     venue: str  # venue written on events and gaps
     adapter: VenueAdapter
     keys: tuple[tuple[str, str], ...]  # (symbol, stream)
+
+
+@dataclass(slots=True)
+class _Polled:
+    """One (symbol, stream) the collector polls over REST instead of streaming it."""
+
+    venue_name: str
+    venue: str
+    symbol: str
+    stream: str
+    next_open_ms: int | None = None  # open time of the first candle not stored yet
+    last_ok_ms: int | None = None  # clock time of the last successful poll in this run
+    failing: str | None = None  # why polling has failed since ``last_ok_ms`` (None: it has not)
 
 
 @dataclass(slots=True)
@@ -338,6 +356,7 @@ class Collector:
         self._queue: asyncio.Queue[_Item | None] | None = None
         self._rest: dict[str, _RestWorker] = {}
         self._polled_oi: dict[str, list[str]] = {}
+        self._polled_candles: dict[str, list[_Polled]] = {}
         self._restart_from: dict[str, dict[str, int]] = {}
         self._rng = random.Random(self.config.seed)
         factory = adapter_factory or _default_adapter
@@ -373,13 +392,31 @@ class Collector:
         if Channel.OPEN_INTEREST in wanted and Channel.OPEN_INTEREST not in adapter.ws_channels:
             polled = self._polled_oi.setdefault(spec.venue, [])
             polled.extend(s for s in symbols if s not in polled)
+        rest_polled = {
+            c for c in wanted if c not in adapter.ws_channels and c in adapter.rest_polled_channels
+        }
+        if Channel.CANDLES in rest_polled:
+            streams = self._polled_candles.setdefault(spec.venue, [])
+            have = {p.symbol for p in streams}
+            stream = STREAM_OF_CHANNEL[Channel.CANDLES]
+            streams.extend(
+                _Polled(spec.venue, adapter.venue, s, stream) for s in symbols if s not in have
+            )
         skipped = [
-            str(c) for c in wanted if c not in adapter.ws_channels and c != Channel.OPEN_INTEREST
+            str(c)
+            for c in wanted
+            if c not in adapter.ws_channels
+            and c != Channel.OPEN_INTEREST
+            and c not in (rest_polled & {Channel.CANDLES})
         ]
         if spec.channels and skipped:
             log.warning("%s: does not stream %s; skipped", spec.venue, ", ".join(skipped))
-        if not ws_channels:
+        if not ws_channels and not rest_polled & {Channel.CANDLES}:
             raise InputError(f"{spec.venue}: none of the requested channels is streamed")
+        if spec.venue not in self._rest:
+            self._rest[spec.venue] = _RestWorker(self, spec.venue, adapter)
+        if not ws_channels:
+            return  # everything requested is polled over REST: no connection
         ping = adapter.ping
         app_ping = (
             AppPing(ping.message, ping.interval_s)
@@ -408,8 +445,6 @@ class Collector:
             keys = tuple((s, STREAM_OF_CHANNEL[c]) for s in chunk for c in ws_channels)
             route = _Route(spec.venue, adapter.venue, adapter, keys)
             self._routes.append((route, plan))
-        if spec.venue not in self._rest:
-            self._rest[spec.venue] = _RestWorker(self, spec.venue, adapter)
 
     @property
     def plans(self) -> list[ConnectionPlan]:
@@ -421,9 +456,11 @@ class Collector:
         """Collect until ``stop`` is set; flush everything received, then return the stats."""
         cfg = self.config
         self._queue = asyncio.Queue(maxsize=cfg.queue_max_frames)
-        for route, _ in self._routes:
-            if route.venue not in self._restart_from:
-                self._restart_from[route.venue] = last_message_times(self.store, route.venue)
+        venues = [r.venue for r, _ in self._routes]
+        venues += [p.venue for streams in self._polled_candles.values() for p in streams]
+        for venue in venues:
+            if venue not in self._restart_from:
+                self._restart_from[venue] = last_message_times(self.store, venue)
         await self._prepare_adapters()
         halt = asyncio.Event()  # set by the caller's stop or by a writer failure
         writer = asyncio.create_task(self._writer(), name="collector-writer")
@@ -439,10 +476,17 @@ class Collector:
                 asyncio.create_task(self._poll_oi(venue, symbols, cfg.oi_poll_s))
                 for venue, symbols in self._polled_oi.items()
             ]
+        if cfg.candle_poll_s:
+            helpers += [
+                asyncio.create_task(self._poll_candles(venue, streams, cfg.candle_poll_s))
+                for venue, streams in self._polled_candles.items()
+            ]
         try:
             results = await asyncio.gather(
                 *(s.run(halt) for s in self.supervisors), return_exceptions=True
             )
+            if not self.supervisors:  # REST polling only
+                await halt.wait()
             for sup, res in zip(self.supervisors, results, strict=True):
                 if isinstance(res, BaseException):
                     log.error("%s: supervisor failed: %r", sup.plan.name, res)
@@ -581,14 +625,26 @@ class Collector:
     def _record_gap(
         self, route: _Route, symbol: str, stream: str, start_ms: int, end_ms: int, reason: str
     ) -> None:
+        self._record_venue_gap(
+            route.venue_name, route.venue, symbol, stream, start_ms, end_ms, reason
+        )
+
+    def _record_venue_gap(
+        self,
+        venue_name: str,
+        venue: str,
+        symbol: str,
+        stream: str,
+        start_ms: int,
+        end_ms: int,
+        reason: str,
+    ) -> None:
         if end_ms <= start_ms:
             return
-        self.store.record_gap(Gap(route.venue, symbol, stream, start_ms, end_ms, reason))
+        self.store.record_gap(Gap(venue, symbol, stream, start_ms, end_ms, reason))
         self.stats.gaps_recorded += 1
         if self.config.backfill and stream in BACKFILLABLE_STREAMS:
-            self._submit_gap_backfill(
-                route.venue_name, route.venue, symbol, stream, start_ms, end_ms
-            )
+            self._submit_gap_backfill(venue_name, venue, symbol, stream, start_ms, end_ms)
 
     def _on_first_up(self, route: _Route, at_ms: int) -> None:
         """First connection of this run: the time since the last stored message is a gap."""
@@ -631,22 +687,27 @@ class Collector:
     def _submit_startup_backfill(self) -> None:
         cfg = self.config
         seen: set[tuple[str, str, str]] = set()
+        todo: list[tuple[str, str, str, str]] = []  # (venue_name, venue, symbol, stream)
         for route, _ in self._routes:
             streams = {st for _, st in route.keys} & BACKFILLABLE_STREAMS
             symbols = dict.fromkeys(s for s, _ in route.keys)
             if route.venue_name in self._polled_oi:
                 streams.add("open_interest")
             for symbol in symbols:
-                for stream in sorted(streams):
-                    key = (route.venue_name, symbol, stream)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    self._submit_since_last(route, symbol, stream, cfg.backfill_days)
+                todo += [(route.venue_name, route.venue, symbol, st) for st in sorted(streams)]
+        for streams_ in self._polled_candles.values():
+            todo += [(p.venue_name, p.venue, p.symbol, p.stream) for p in streams_]
+        for venue_name, venue, symbol, stream in todo:
+            key = (venue_name, symbol, stream)
+            if key in seen:
+                continue
+            seen.add(key)
+            self._submit_since_last(venue_name, venue, symbol, stream, cfg.backfill_days)
         # gaps left from earlier runs that were never back-filled
         for venue_name, worker in self._rest.items():
             venue = worker.adapter.venue
             wanted = {k for r, _ in self._routes if r.venue_name == venue_name for k in r.keys}
+            wanted |= {(p.symbol, p.stream) for p in self._polled_candles.get(venue_name, ())}
             for gap in self.store.gaps(venue):
                 if (
                     not gap.backfilled
@@ -657,18 +718,20 @@ class Collector:
                         venue_name, venue, gap.symbol, gap.stream, gap.start_ms, gap.end_ms
                     )
 
-    def _submit_since_last(self, route: _Route, symbol: str, stream: str, days: float) -> None:
-        worker = self._rest[route.venue_name]
+    def _submit_since_last(
+        self, venue_name: str, venue: str, symbol: str, stream: str, days: float
+    ) -> None:
+        worker = self._rest[venue_name]
 
         async def job(client: RestClient) -> None:
             now = self.clock.now_ms()
             start = now - int(days * DAY_MS)
-            last = self._last_stored(route.venue, symbol, stream, start, now)
+            last = self._last_stored(venue, symbol, stream, start, now)
             if last is not None:
                 start = max(start, last)
-            rows = await self._fetch(client, route.venue_name, symbol, stream, start, now)
+            rows = await self._fetch(client, venue_name, symbol, stream, start, now)
             if rows:
-                log.info("%s %s %s: back-filled %d rows", route.venue_name, symbol, stream, rows)
+                log.info("%s %s %s: back-filled %d rows", venue_name, symbol, stream, rows)
 
         worker.submit(job)
 
@@ -691,6 +754,9 @@ class Collector:
                 return None
             start -= start % MINUTE_MS
             candles = await client.klines(symbol, "1m", start, end)
+            if self._candles_polled(venue_name, symbol):
+                # nothing streams the open candle's updates: keep only finished ones
+                candles = [c for c in candles if c.closed]
             new = self.store.write_candles(candles)
         elif stream == "open_interest":
             if not _offers(client, "open_interest_history"):
@@ -729,6 +795,95 @@ class Collector:
             worker.submit(job)
             await done.wait()
             await asyncio.sleep(every_s)
+
+    def _candles_polled(self, venue_name: str, symbol: str) -> bool:
+        return any(p.symbol == symbol for p in self._polled_candles.get(venue_name, ()))
+
+    async def _poll_candles(
+        self, venue_name: str, streams: Sequence[_Polled], every_s: float
+    ) -> None:
+        """Poll closed 1-minute candles of ``streams`` through the venue's REST worker."""
+        worker = self._rest[venue_name]
+        while True:
+            done = asyncio.Event()
+
+            async def job(client: RestClient, done: asyncio.Event = done) -> None:
+                try:
+                    await self._poll_candles_once(client, streams)
+                finally:
+                    done.set()
+
+            worker.submit(job)
+            await done.wait()
+            await asyncio.sleep(every_s)
+
+    async def _poll_candles_once(self, client: RestClient, streams: Sequence[_Polled]) -> None:
+        """One poll: every candle closed since the last one stored, for each stream.
+
+        A failed poll leaves the cursor where it was, so the next successful one catches up;
+        the span it could not see is then recorded as a gap (and back-filled, marked so).
+        """
+        if not _offers(client, "klines"):
+            return
+        cfg = self.config
+        ban: BaseException | None = None
+        for p in streams:
+            now = self.clock.now_ms()
+            floor = now - int(cfg.gap_backfill_max_days * DAY_MS)
+            if p.next_open_ms is None:
+                lookback = now - int(max(cfg.backfill_days, 1 / 24) * DAY_MS)
+                last = self._last_closed_candle(p.venue, p.symbol, max(lookback, floor), now)
+                p.next_open_ms = (
+                    last + MINUTE_MS if last is not None else now - now % MINUTE_MS - MINUTE_MS
+                )
+            start = max(p.next_open_ms, floor)
+            try:
+                candles = await client.klines(p.symbol, "1m", start, now)
+            except (VenueError, InputError) as exc:
+                self.stats.rest_errors += 1
+                if p.failing is None:
+                    log.warning("%s %s: candle poll failed: %s", p.venue_name, p.symbol, exc)
+                p.failing = p.failing or str(exc)
+                if _is_ban(exc):
+                    ban = exc
+                    break
+                continue
+            closed = [c for c in candles if c.closed]
+            new = self.store.write_candles(closed)
+            self.stats.candle_polls += 1
+            self.stats.polled_candles += new
+            if closed:
+                p.next_open_ms = max(p.next_open_ms, max(c.ts for c in closed) + MINUTE_MS)
+            self._polled_ok(p, now)
+        if ban is not None:
+            raise ban  # the worker pauses the venue's REST
+
+    def _polled_ok(self, p: _Polled, now: int) -> None:
+        """A successful poll: record the span polling missed as a gap, note the time."""
+        key = _stream_key(p.symbol, p.stream)
+        if p.last_ok_ms is None:  # first success of this run: the collector was down before
+            since = self._restart_from.get(p.venue, {}).get(key)
+            if since is not None:
+                self._record_venue_gap(
+                    p.venue_name, p.venue, p.symbol, p.stream, since, now, REASON_DOWN
+                )
+        elif p.failing is not None:
+            self._record_venue_gap(
+                p.venue_name,
+                p.venue,
+                p.symbol,
+                p.stream,
+                p.last_ok_ms,
+                now,
+                f"REST polling failed: {p.failing}",
+            )
+        p.failing = None
+        p.last_ok_ms = now
+        self.store.touch_stream(p.venue, key, now, 1)
+
+    def _last_closed_candle(self, venue: str, symbol: str, t0: int, t1: int) -> int | None:
+        candles = self.store.candles(venue, symbol, MINUTE_MS, t0, t1 + 1)
+        return max((c.ts for c in candles if c.closed), default=None)
 
 
 async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:

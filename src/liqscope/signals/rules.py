@@ -282,6 +282,12 @@ class AlertEngine:
     def remove_rule(self, rule_id: str) -> bool:
         return self._rules.pop(rule_id, None) is not None
 
+    def reset_cooldowns(self, venue: str | None = None, symbol: str | None = None) -> None:
+        """Forget when rules last fired (for one market, or all): e.g. after a muted warm-up."""
+        for key in list(self._last):
+            if (venue is None or key[1] == venue) and (symbol is None or key[2] == symbol):
+                del self._last[key]
+
     def _depth(self) -> int:
         if self._fixed_depth:
             return self._fixed_depth

@@ -307,6 +307,9 @@ class VenueAdapter(ABC):
     has_liquidation_feed: ClassVar[bool]
     liquidations_sampled: ClassVar[bool]  # True: totals from the feed are lower bounds
     ws_channels: ClassVar[frozenset[Channel]]  # channels the WS can carry
+    # Channels the WS above does not carry but the REST API serves, which a collector should
+    # poll over REST instead (OKX candles: their WS channel lives on another endpoint).
+    rest_polled_channels: ClassVar[frozenset[Channel]] = frozenset()
     ping: ClassVar[PingPolicy]
     max_connection_lifetime_s: ClassVar[float | None]
     max_messages_per_s: ClassVar[float | None] = None

@@ -183,10 +183,50 @@ function quantile(values, q) {
   return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1)))];
 }
 
+// format=bin: z is float16 (relative to scale) bit patterns, delta-coded along each row, zlib,
+// base64; z_long is the long share of each cell in 1/255 (see docs/api.md)
+const F16 = (() => {
+  const t = new Float32Array(65536);
+  for (let b = 0; b < 65536; b++) {
+    const sign = b & 0x8000 ? -1 : 1, e = (b >> 10) & 31, m = b & 1023;
+    t[b] = e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return t;
+})();
+async function inflate(b64) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+async function decodeHeatmap(d) {
+  if (d.format !== "bin" || !d.z_encoding) return d;
+  const [rows, cols] = d.z_encoding.shape, scale = d.z_encoding.scale;
+  const raw = await inflate(d.z);
+  const bits = new Uint16Array(raw.buffer, raw.byteOffset, rows * cols);
+  const share = d.z_long ? await inflate(d.z_long) : null;
+  const z = new Array(rows), zl = share ? new Array(rows) : null;
+  for (let r = 0; r < rows; r++) {
+    const row = new Array(cols), lrow = share ? new Array(cols) : null;
+    let acc = 0;
+    for (let c = 0, i = r * cols; c < cols; c++, i++) {
+      acc = (acc + bits[i]) & 0xffff;
+      row[c] = F16[acc] * scale;
+      if (lrow) lrow[c] = row[c] * share[i] / 255;
+    }
+    z[r] = row;
+    if (zl) zl[r] = lrow;
+  }
+  d.z = z;
+  d.z_long = zl;
+  return d;
+}
+
 async function loadHeatmap() {
   const { w, h } = plotSize("heatmap");
-  const params = apiParams({ range: state.range, tiers: state.tiers, sides: state.sides, units: state.units, width: Math.min(4000, w), height: Math.min(2000, Math.round(h / 1.5)) });
-  const d = await getJson("/api/heatmap", params);
+  const params = apiParams({ range: state.range, tiers: state.tiers, sides: state.sides, units: state.units, width: Math.min(4000, w), height: Math.min(2000, Math.round(h / 1.5)), format: "bin" });
+  const d = await decodeHeatmap(await getJson("/api/heatmap", params));
   lastHeatmap = d;
   renderProvenance(d.provenance, "model v" + (d.model_version || "–") + " · preset " + d.preset);
   setNote(d.note);

@@ -28,6 +28,7 @@ class OkxAdapter(VenueAdapter):
     has_liquidation_feed = True
     liquidations_sampled = True
     ws_channels = streams.CHANNELS
+    rest_polled_channels = frozenset({Channel.CANDLES})  # /api/v5/market/history-candles
     ping = streams.PING
     max_connection_lifetime_s = None
     rest_class = OkxRest

@@ -1,0 +1,185 @@
+"""Live alerts inside the API server: a cascade written into the store while the server runs
+reaches WebSocket clients as an ``alert`` message, is stored (``liqscope alerts --json``
+lists it), and point-in-time snapshots accumulate meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import uvicorn
+import websockets
+
+from liqscope.api.app import Settings, create_app
+from liqscope.domain.events import Candle, Liquidation, OpenInterest
+from liqscope.domain.types import PriceKind, Side
+from liqscope.signals.live import live_hooks, rules_from
+from liqscope.signals.snapshots import snapshot_at
+from liqscope.signals.storage import SignalStore
+from liqscope.store.sqlite import SqliteStore
+
+MIN = 60_000
+HOUR = 3_600_000
+VENUE, SYMBOL = "binance", "BTCUSDT"
+CLI = [str(Path(sys.executable).parent / "liqscope")]
+
+
+def sim_events(hours: float) -> tuple[list[list[Any]], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The cascade scenario as per-minute store events: candles, OI, liquidations."""
+    from liqscope.sim.market import Market
+    from liqscope.sim.scenarios import scenario
+    from liqscope.sim.truth import minute_steps
+
+    m = Market(scenario("cascade", VENUE, SYMBOL), 1)
+    ch = m.advance(m.now_ms + int(hours * HOUR))
+    ms = minute_steps(ch, MIN)
+    per_min: list[list[Any]] = [[] for _ in range(len(ms))]
+    for i in range(len(ms)):
+        t = int(ms.ts[i])
+        if not np.isfinite(ms.close[i]):
+            continue
+        per_min[i].append(
+            Candle(VENUE, SYMBOL, t, MIN, float(ms.open[i]), float(ms.high[i]), float(ms.low[i]),
+                   float(ms.close[i]), float(ms.volume[i]), float(ms.taker_buy_volume[i]), True)
+        )  # fmt: skip
+        per_min[i].append(OpenInterest(VENUE, SYMBOL, t + MIN - 1, float(ms.oi_base[i]), None))
+    idx = (ch.liq_ts - ms.ts[0]) // MIN
+    for k in range(ch.liq_ts.shape[0]):
+        i = int(idx[k])
+        if 0 <= i < len(ms):
+            px, qty = float(ch.liq_px[k]), float(ch.liq_qty[k])
+            per_min[i].append(
+                Liquidation(VENUE, SYMBOL, int(ch.liq_ts[k]), Side(int(ch.liq_side[k])), qty, px,
+                            PriceKind.LIQUIDATION, px * qty, False)
+            )  # fmt: skip
+    usd = ch.liq_qty * ch.liq_px
+    long_usd = np.bincount(idx[ch.liq_side > 0], weights=usd[ch.liq_side > 0], minlength=len(ms))
+    return per_min, ms.ts, long_usd[: len(ms)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    db = tmp_path_factory.mktemp("live") / "live.sqlite"
+    per_min, ts, long_usd = sim_events(7.5)
+    first_big = int(np.flatnonzero(long_usd > 1e6)[0])
+    start_live = first_big - 60  # the server starts an hour before the cascade
+    with SqliteStore(db) as store:
+        store.write_events([e for batch in per_min[:start_live] for e in batch])
+
+    settings = Settings(db_path=str(db), poll_s=0.05)
+    start, stop = live_hooks(db, rules_from(None), interval_s=0.2, snapshot_every_min=5)
+    settings.on_startup.append(start)
+    settings.on_shutdown.append(stop)
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+
+    messages: list[dict[str, Any]] = []
+
+    async def listen_and_write() -> None:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+            loop = asyncio.get_running_loop()
+
+            def writer() -> None:  # the collector: one simulated minute every 50 ms
+                with SqliteStore(db) as st:
+                    for batch in per_min[start_live : first_big + 30]:
+                        st.write_events(batch)
+                        time.sleep(0.05)
+
+            wtask = loop.run_in_executor(None, writer)
+            end = time.monotonic() + 90
+            while time.monotonic() < end:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 1.0)
+                except TimeoutError:
+                    if wtask.done() and any(m.get("kind") == "cascade" for m in messages):
+                        break
+                    continue
+                msg = json.loads(raw)
+                if msg.get("type") == "alert":
+                    messages.append(msg)
+                    if msg.get("kind") == "cascade" and wtask.done():
+                        break
+            await wtask
+
+    asyncio.run(listen_and_write())
+    live = app.state.live_alerts
+    info = {
+        "db": db,
+        "messages": messages,
+        "first_big_ts": int(ts[first_big]),
+        "start_live_ts": int(ts[start_live]),
+        "end_ts": int(ts[first_big + 30]),
+        "live": live,
+    }
+    server.should_exit = True
+    th.join(30)
+    yield info
+
+
+def test_cascade_alert_reaches_websocket_clients(live_run: dict[str, Any]) -> None:
+    msgs = live_run["messages"]
+    assert msgs, "no alert message on /ws"
+    assert all(m["type"] == "alert" and m["symbol"] == SYMBOL for m in msgs)
+    casc = [m for m in msgs if m["kind"] == "cascade" and "long liquidation" in m["message"]]
+    assert casc, f"no long cascade alert among {[m['message'] for m in msgs]}"
+    c = casc[0]
+    assert c["severity"] == "critical" and c["rule"] == "cascade" and c["data"]["reads"]
+    # the scenario's event: the first minute with > $1M of long liquidations
+    assert live_run["first_big_ts"] - 30 * MIN <= c["ts"] <= live_run["first_big_ts"] + 15 * MIN
+    # nothing from the muted warm-up replay of stored history
+    assert min(m["ts"] for m in msgs) >= live_run["start_live_ts"]
+
+
+def test_fired_alerts_are_stored_and_listed_by_the_cli(live_run: dict[str, Any]) -> None:
+    done = subprocess.run(
+        [*CLI, "alerts", "--db", str(live_run["db"]), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    casc = [r for r in rows if r["condition"] == "cascade"]
+    assert casc and casc[-1]["symbol"] == SYMBOL and casc[-1]["details"]["reads"]
+    assert len(rows) == len(live_run["messages"])
+
+
+def test_snapshots_accumulate_and_are_point_in_time(live_run: dict[str, Any]) -> None:
+    with SignalStore(live_run["db"], readonly=True) as ss:
+        rows = ss.snapshot_rows(VENUE, SYMBOL, "all", 0, 2**62)
+        stamps = [int(r["ts"]) for r in rows]
+        # one at start-up, then one every 5 minutes of the live part (90 minutes)
+        assert len(stamps) >= 15
+        assert all(t % (5 * MIN) == 0 for t in stamps)
+        assert stamps == sorted(stamps)
+        assert np.all(np.diff(stamps[1:]) == 5 * MIN)
+        mid = stamps[len(stamps) // 2]
+        for at, want in ((mid, mid), (mid + 4 * MIN, mid), (mid - 1, mid - 5 * MIN)):
+            snap = snapshot_at(ss, VENUE, SYMBOL, "all", at)
+            assert snap is not None and snap.ts == want
+            assert snap.ts <= at
+        assert snapshot_at(ss, VENUE, SYMBOL, "all", stamps[0] - 1) is None
+        last = snapshot_at(ss, VENUE, SYMBOL, "all", 2**62)
+        assert last is not None and last.levels.sum() > 0
+        assert last.level_map().price > 0

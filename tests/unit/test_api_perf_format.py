@@ -1,0 +1,136 @@
+"""Heatmap encodings (json / bin), O(1) cache hits, single flight and short histories."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import httpx
+import numpy as np
+from api_app import START_MS, store_app
+
+from liqscope.api import schemas
+from liqscope.api.service import decode_bin
+from liqscope.domain.events import Liquidation
+from liqscope.domain.types import PriceKind, Side
+from liqscope.store.sqlite import SqliteStore
+
+APP = store_app(minutes=1440, markets=(("binance", "BTCUSDT"), ("bybit", "BTCUSDT")))
+PARAMS: dict[str, Any] = {"symbol": "BTCUSDT", "range": "24h", "width": 300, "height": 120}
+
+
+def get(app: Any, path: str = "/api/heatmap", **params: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await c.get(path, params=params)
+
+    return asyncio.run(go())
+
+
+def ok(app: Any, **params: Any) -> dict[str, Any]:
+    r = get(app, **params)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_bin_format_decodes_to_the_json_matrix() -> None:
+    j = ok(APP, **PARAMS)
+    b = ok(APP, **PARAMS, format="bin")
+    schemas.HeatmapResponse.model_validate(b)
+    assert j["format"] == "json" and b["format"] == "bin"
+    assert isinstance(b["z"], str) and isinstance(b["z_long"], str)
+    z, zl = decode_bin(b)
+    zj = np.array(j["z"], float)
+    zlj = np.array(j["z_long"], float)
+    assert z.shape == zj.shape == tuple(b["z_encoding"]["shape"])
+    peak = zj.max()
+    assert peak > 0
+    # float16 relative to the peak: ~1/2048 of a value, plus json's rounding to whole USD
+    assert np.all(np.abs(z - zj) <= np.maximum(zj * 1e-3, peak * 1e-6) + 1)
+    # the long part is z x (share in 1/255): it carries z's own float16 error as well
+    assert zl is not None and np.all(np.abs(zl - zlj) <= np.abs(z - zj) + zj / 255 + 1)
+    for key in ("ts", "bucket_edges", "candles", "column_ms", "max", "provenance"):
+        assert b[key] == j[key]
+    r = get(APP, **PARAMS, format="bin")
+    assert len(r.content) < len(get(APP, **PARAMS).content) / 3
+
+
+def test_bad_format_is_422() -> None:
+    r = get(APP, **PARAMS, format="xml")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "format"
+
+
+def test_cache_hit_returns_the_same_bytes_without_recomputing() -> None:
+    svc = APP.state.service
+    args = ("BTCUSDT", None, "24h", None, None, None, 250, 100, None, None, None, "usd", True)
+    first = svc.heatmap(*args, "bin")
+    parts_misses = svc.heatmap_parts.misses
+    again = svc.heatmap(*args, "bin")
+    assert again is first  # the cached encoded body itself: no numpy work, no serialization
+    json_body = svc.heatmap(*args, "json")
+    assert svc.heatmap_parts.misses == parts_misses  # the json encoding reuses the computation
+    assert svc.heatmap(*args, "json") is json_body
+
+
+def test_identical_concurrent_requests_compute_once() -> None:
+    svc = APP.state.service
+    args = ("BTCUSDT", None, "24h", None, None, None, 222, 99, None, None, None, "usd", True)
+    before = svc.heatmap_parts.misses
+    bodies: list[bytes] = []
+    barrier = threading.Barrier(8)
+
+    def run() -> None:
+        barrier.wait()
+        bodies.append(svc.heatmap(*args, "bin"))
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert svc.heatmap_parts.misses == before + 1
+    assert len(bodies) == 8 and all(b is bodies[0] for b in bodies)
+
+
+def test_short_history_covers_the_part_of_the_window_with_data() -> None:
+    app = store_app(minutes=360)
+    for venues in ("all", "bybit"):
+        d = ok(app, symbol="BTCUSDT", range="12h", venues=venues, width=100, height=50)
+        assert d["note"] is None or "no stored data" not in d["note"], d["note"]
+        assert len(d["ts"]) > 10 and np.nansum(np.array(d["z"], float)) > 0
+        assert d["end"] - d["start"] == 12 * 3_600_000
+        assert min(d["ts"]) >= START_MS - 3_600_000  # columns only where data exists
+        assert "stored data starts" in d["note"]
+
+
+def test_aggregate_skips_a_venue_without_candles_and_says_so() -> None:
+    app = store_app(minutes=360, markets=(("binance", "BTCUSDT"),))
+    path = app.state.service.backend.path
+    with SqliteStore(path) as store:  # okx: liquidations only (no candles, no open interest)
+        store.write_liquidations(
+            [
+                Liquidation(
+                    "okx",
+                    "BTC-USDT-SWAP",
+                    START_MS + i * 600_000,
+                    Side.LONG if i % 2 else Side.SHORT,
+                    0.5,
+                    60_000.0,
+                    PriceKind.AVERAGE_FILL,
+                    30_000.0,
+                    True,
+                )
+                for i in range(30)
+            ]
+        )
+    d = ok(app, symbol="BTCUSDT", range="12h", venues="all", width=100, height=50)
+    assert d["venues"] == ["binance", "okx"] and d["aggregate"] is True
+    assert len(d["ts"]) > 10 and np.nansum(np.array(d["z"], float)) > 0
+    assert d["provenance"]["skipped_venues"] == ["okx"]
+    assert "okx" in d["note"] and "binance" in d["note"]
+    schemas.HeatmapResponse.model_validate(d)
+    alone = ok(app, symbol="BTCUSDT", range="12h", venues="okx", width=100, height=50)
+    assert alone["ts"] == [] and "no stored data" in alone["note"]
