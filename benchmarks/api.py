@@ -1,12 +1,18 @@
 """API benchmark: heatmap latency under concurrent clients, and live-feed delay.
 
 1. A store holding 30 days of 1-minute candles/OI/liquidations for one market is served by a
-   real uvicorn on 127.0.0.1. 50 concurrent httpx clients request the 30-day, 1-minute heatmap
+   real uvicorn on 127.0.0.1 in its **own process** (as ``liqscope serve`` runs); 50 concurrent
+   keep-alive clients in this process (a minimal asyncio HTTP/1.1 client, see ``_RawClient``;
+   for ``bin`` also 50 httpx clients, for comparison) request the 30-day, 1-minute heatmap
    reduced to 1500 x 600 (a bounded number of requests), once with ``format=json`` (nested
-   lists, the API default) and once with ``format=bin`` (what the web UI asks for). Reported
-   per format: the first request (model run for json; encoding only for bin, the model run is
-   shared), body size on the wire (gzip, as browsers ask) and decoded, and p50/p99 of all
-   requests; baseline: one sequential client.
+   lists, the API default) and once with ``format=bin`` (what the web UI asks for), asking for
+   gzip as browsers do.
+   Latency is time to the last byte of the body as sent (load tools such as wrk measure the
+   same; the client does not inflate it). Reported per format: the first request (model run
+   for json; encoding only for bin, the model run is shared), body size on the wire and
+   decoded, p50/p99/max and req/s of all requests, CPU per request in the server and client
+   processes, the same for revalidations (``If-None-Match`` -> 304); baseline: one
+   sequential httpx client.
 2. Liquidations written to the store one by one; the delay until each reaches a /ws client.
 3. End to end: simulated exchanges (binance + bybit, the toy source) -> the collector (in the
    API's process) -> the store -> the API's /ws. Delay from the simulated exchange writing a
@@ -20,12 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +53,7 @@ CLIENTS = 50
 REQUESTS = 500
 LIVE_EVENTS = 30
 PARAMS = {"symbol": "BTCUSDT", "range": "30d", "interval": "1m", "width": 1500, "height": 600}
+SERVER_PID: int | None = None  # the API server process, for its CPU time
 E2E_SECONDS = 40.0
 E2E_POLL_S = 0.05  # API poll of the store (Settings.poll_s)
 E2E_BATCH_MS = 25  # collector batch (CollectorConfig.batch_max_ms)
@@ -60,44 +70,165 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
 
 
-async def _heatmap(base: str, fmt: str) -> dict[str, float]:
-    params = {**PARAMS, "format": fmt}
-    async with httpx.AsyncClient(base_url=base, timeout=600) as c:
-        t = time.perf_counter()
-        r = await c.get("/api/heatmap", params=params)
-        cold = time.perf_counter() - t
-        r.raise_for_status()
-        size = len(r.content)
-        wire = int(r.headers.get("content-length", size))
-        seq = []
-        for _ in range(20):
-            t = time.perf_counter()
-            (await c.get("/api/heatmap", params=params)).raise_for_status()
-            seq.append(time.perf_counter() - t)
+async def _timed_get(
+    c: httpx.AsyncClient, params: dict[str, Any], headers: dict[str, str]
+) -> tuple[float, int, int]:
+    """(seconds to the last byte, status, bytes on the wire) of one GET /api/heatmap."""
+    t = time.perf_counter()
+    n = 0
+    async with c.stream("GET", "/api/heatmap", params=params, headers=headers) as r:
+        async for chunk in r.aiter_raw():
+            n += len(chunk)
+        status = r.status_code
+    return time.perf_counter() - t, status, n
+
+
+class _RawClient:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams for the load phase.
+
+    50 clients in one Python process stand for 50 browsers with native HTTP stacks: httpx
+    spends ~3 ms of CPU in this process per 0.5 MB body (parsing it in 64 KB chunks), 3-4 times
+    what the server spends, so with httpx the figures measure the load generator. This client
+    reads a body with one ``readexactly`` (the approach of wrk and similar tools)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, target: str, headers: dict[str, str]) -> tuple[int, int]:
+        """(status, body bytes as sent) of ``GET target``."""
+        if self.reader is None or self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port, limit=8 << 20
+            )
+        lines = [f"GET {target} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split()[1])
+        length = 0
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding":
+                raise RuntimeError("chunked responses are not expected here")
+        if length:
+            await self.reader.readexactly(length)
+        return status, length
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def _load(
+    base: str, params: dict[str, Any], headers: dict[str, str], expect: int
+) -> tuple[list[float], float]:
+    """REQUESTS requests from CLIENTS concurrent keep-alive clients: latencies, wall time."""
+    url = httpx.URL(base)
+    target = "/api/heatmap?" + urllib.parse.urlencode(params)
     lat: list[float] = []
     queue = iter(range(REQUESTS))
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=600) as c:
+        c = _RawClient(url.host, url.port or 80)
+        try:
             for _ in queue:
                 t = time.perf_counter()
-                (await c.get("/api/heatmap", params=params)).raise_for_status()
+                status, _n = await c.get(target, headers)
                 lat.append(time.perf_counter() - t)
+                if status != expect:
+                    raise RuntimeError(f"status {status}, expected {expect}")
+        finally:
+            await c.close()
 
     t0 = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    wall = time.perf_counter() - t0
+    return lat, time.perf_counter() - t0
+
+
+async def _load_httpx(base: str, params: dict[str, Any], headers: dict[str, str]) -> list[float]:
+    """The same load from 50 httpx clients (reading the body as sent): the comparison."""
+    lat: list[float] = []
+    queue = iter(range(REQUESTS))
+    # made before the clock starts: an httpx client builds an SSL context (~20 ms of CPU)
+    clients = [httpx.AsyncClient(base_url=base, timeout=600) for _ in range(CLIENTS)]
+
+    async def client(c: httpx.AsyncClient) -> None:
+        async with c:
+            for _ in queue:
+                dt, status, _n = await _timed_get(c, params, headers)
+                if status != 200:
+                    raise RuntimeError(f"status {status}")
+                lat.append(dt)
+
+    await asyncio.gather(*(client(c) for c in clients))
+    return lat
+
+
+def _cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux), else this one."""
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ms(x: float) -> float:
+    return round(x * 1000, 2)
+
+
+async def _heatmap(base: str, fmt: str) -> dict[str, float]:
+    params: dict[str, Any] = {**PARAMS, "format": fmt}
+    gz = {"accept-encoding": "gzip"}
+    async with httpx.AsyncClient(base_url=base, timeout=600) as c:
+        t = time.perf_counter()
+        r = await c.get("/api/heatmap", params=params, headers=gz)
+        cold = time.perf_counter() - t
+        r.raise_for_status()
+        size = len(r.content)  # decoded
+        etag = r.headers.get("etag")
+        wire = (await _timed_get(c, params, gz))[2]
+        seq = [(await _timed_get(c, params, gz))[0] for _ in range(20)]
+    cpu = _cpu_s(SERVER_PID), _cpu_s()
+    lat, wall = await _load(base, params, gz, 200)
+    server_cpu, client_cpu = _cpu_s(SERVER_PID) - cpu[0], _cpu_s() - cpu[1]
     p = f"heatmap_{fmt}_"
-    return {
+    out: dict[str, float] = {
         p + "first_s": round(cold, 3),
         p + "body_bytes": size,
         p + "wire_bytes": wire,
-        p + "seq_p50_ms": round(statistics.median(seq) * 1000, 2),
-        p + "p50_ms": round(_pct(lat, 0.5) * 1000, 2),
-        p + "p99_ms": round(_pct(lat, 0.99) * 1000, 2),
+        p + "seq_p50_ms": _ms(statistics.median(seq)),
+        p + "p50_ms": _ms(_pct(lat, 0.5)),
+        p + "p99_ms": _ms(_pct(lat, 0.99)),
+        p + "max_ms": _ms(max(lat)),
         p + "rps": round(len(lat) / wall, 1),
         p + "requests": len(lat),
+        # where the time goes: CPU per request in the server process and in the clients
+        p + "server_cpu_ms": _ms(server_cpu / len(lat)),
+        p + "client_cpu_ms": _ms(client_cpu / len(lat)),
     }
+    if fmt == "bin":  # the UI's format, with httpx clients as the load generator
+        lat = await _load_httpx(base, params, gz)
+        out[p + "httpx_clients_p50_ms"] = _ms(_pct(lat, 0.5))
+        out[p + "httpx_clients_p99_ms"] = _ms(_pct(lat, 0.99))
+    if etag:  # revalidation of a repeated view: 304, no body
+        lat, wall = await _load(base, params, {**gz, "if-none-match": etag}, 304)
+        out.update(
+            {
+                p + "304_p50_ms": _ms(_pct(lat, 0.5)),
+                p + "304_p99_ms": _ms(_pct(lat, 0.99)),
+                p + "304_rps": round(len(lat) / wall, 1),
+            }
+        )
+    return out
 
 
 async def _live(host: str, db: Path) -> dict[str, float]:
@@ -244,9 +375,59 @@ def _exchange_to_ws() -> dict[str, float]:
     }
 
 
-def main() -> None:
+def _uvicorn_options() -> dict[str, str]:
+    """The fastest HTTP parser and event loop installed (httptools, uvloop), else the defaults."""
+    import importlib.util
+
+    opts: dict[str, str] = {}
+    if importlib.util.find_spec("httptools") is not None:
+        opts["http"] = "httptools"
+    if importlib.util.find_spec("uvloop") is not None:
+        opts["loop"] = "uvloop"
+    return opts
+
+
+def _serve(db: str, port: int) -> None:
+    """The server process: the API over ``db`` on 127.0.0.1:``port`` until terminated."""
     import uvicorn
 
+    app = create_app(Settings(db_path=db))
+    opts = _uvicorn_options()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        http=opts.get("http", "auto"),
+        loop=opts.get("loop", "auto"),
+    )
+
+
+def _start_server(db: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = _port()
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve", str(db), str(port)]
+    )
+    deadline = time.time() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2).status_code == 200:
+                return proc, port
+        except httpx.TransportError:
+            pass
+        if time.time() > deadline:
+            proc.terminate()
+            raise RuntimeError("server did not start within 60 s")
+        time.sleep(0.1)
+
+
+def main() -> None:
+    if "--serve" in sys.argv:
+        i = sys.argv.index("--serve")
+        _serve(sys.argv[i + 1], int(sys.argv[i + 2]))
+        return
     if "--e2e-only" in sys.argv:
         print(json.dumps({"benchmark": "api", **_exchange_to_ws()}))
         return
@@ -261,25 +442,20 @@ def main() -> None:
             )
         fill_s = time.perf_counter() - t
         print(f"filled {DAYS} days of 1-minute data in {fill_s:.1f} s", file=sys.stderr)
-        app = create_app(Settings(db_path=str(db)))
-        port = _port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        th = threading.Thread(target=server.run, daemon=True)
-        th.start()
-        while not server.started:
-            time.sleep(0.05)
+        proc, port = _start_server(db)
+        global SERVER_PID
+        SERVER_PID = proc.pid
         try:
-            figures: dict[str, Any] = {"clients": CLIENTS}
+            figures: dict[str, Any] = {"clients": CLIENTS, "server": "own process"}
+            figures.update({f"uvicorn_{k}": v for k, v in _uvicorn_options().items()})
             for fmt in ("json", "bin"):
                 f = asyncio.run(_heatmap(f"http://127.0.0.1:{port}", fmt))
                 print(f"heatmap {fmt}: {f}", file=sys.stderr)
                 figures.update(f)
             figures.update(asyncio.run(_live(f"127.0.0.1:{port}", db)))
         finally:
-            server.should_exit = True
-            th.join(10)
+            proc.terminate()
+            proc.wait(20)
     if "--no-e2e" not in sys.argv:
         e2e = _exchange_to_ws()
         print(f"exchange -> ws: {e2e}", file=sys.stderr)

@@ -34,13 +34,15 @@ VENUE, SYMBOL = "binance", "BTCUSDT"
 CLI = [str(Path(sys.executable).parent / "liqscope")]
 
 
-def sim_events(hours: float) -> tuple[list[list[Any]], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def sim_events(
+    hours: float, venue: str = VENUE, sampled: bool = False
+) -> tuple[list[list[Any]], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """The cascade scenario as per-minute store events: candles, OI, liquidations."""
     from liqscope.sim.market import Market
     from liqscope.sim.scenarios import scenario
     from liqscope.sim.truth import minute_steps
 
-    m = Market(scenario("cascade", VENUE, SYMBOL), 1)
+    m = Market(scenario("cascade", venue, SYMBOL), 1)
     ch = m.advance(m.now_ms + int(hours * HOUR))
     ms = minute_steps(ch, MIN)
     per_min: list[list[Any]] = [[] for _ in range(len(ms))]
@@ -49,18 +51,18 @@ def sim_events(hours: float) -> tuple[list[list[Any]], np.ndarray[Any, Any], np.
         if not np.isfinite(ms.close[i]):
             continue
         per_min[i].append(
-            Candle(VENUE, SYMBOL, t, MIN, float(ms.open[i]), float(ms.high[i]), float(ms.low[i]),
+            Candle(venue, SYMBOL, t, MIN, float(ms.open[i]), float(ms.high[i]), float(ms.low[i]),
                    float(ms.close[i]), float(ms.volume[i]), float(ms.taker_buy_volume[i]), True)
         )  # fmt: skip
-        per_min[i].append(OpenInterest(VENUE, SYMBOL, t + MIN - 1, float(ms.oi_base[i]), None))
+        per_min[i].append(OpenInterest(venue, SYMBOL, t + MIN - 1, float(ms.oi_base[i]), None))
     idx = (ch.liq_ts - ms.ts[0]) // MIN
     for k in range(ch.liq_ts.shape[0]):
         i = int(idx[k])
         if 0 <= i < len(ms):
             px, qty = float(ch.liq_px[k]), float(ch.liq_qty[k])
             per_min[i].append(
-                Liquidation(VENUE, SYMBOL, int(ch.liq_ts[k]), Side(int(ch.liq_side[k])), qty, px,
-                            PriceKind.LIQUIDATION, px * qty, False)
+                Liquidation(venue, SYMBOL, int(ch.liq_ts[k]), Side(int(ch.liq_side[k])), qty, px,
+                            PriceKind.LIQUIDATION, px * qty, sampled)
             )  # fmt: skip
     usd = ch.liq_qty * ch.liq_px
     long_usd = np.bincount(idx[ch.liq_side > 0], weights=usd[ch.liq_side > 0], minlength=len(ms))
@@ -73,17 +75,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    db = tmp_path_factory.mktemp("live") / "live.sqlite"
-    per_min, ts, long_usd = sim_events(7.5)
-    first_big = int(np.flatnonzero(long_usd > 1e6)[0])
-    start_live = first_big - 60  # the server starts an hour before the cascade
-    with SqliteStore(db) as store:
-        store.write_events([e for batch in per_min[:start_live] for e in batch])
-
+def serve_and_listen(
+    db: Path, rules: list[Any], batches: list[list[Any]]
+) -> tuple[list[dict[str, Any]], Any]:
+    """Serve ``db`` with live alerts (``rules``) on a real uvicorn, write ``batches`` (one
+    simulated minute every 50 ms) while a /ws client listens; the alert messages received and
+    the app's ``LiveAlerts``."""
     settings = Settings(db_path=str(db), poll_s=0.05)
-    start, stop = live_hooks(db, rules_from(None), interval_s=0.2, snapshot_every_min=5)
+    start, stop = live_hooks(db, rules, interval_s=0.2, snapshot_every_min=5)
     settings.on_startup.append(start)
     settings.on_shutdown.append(stop)
     app = create_app(settings)
@@ -104,7 +103,7 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 
             def writer() -> None:  # the collector: one simulated minute every 50 ms
                 with SqliteStore(db) as st:
-                    for batch in per_min[start_live : first_big + 30]:
+                    for batch in batches:
                         st.write_events(batch)
                         time.sleep(0.05)
 
@@ -124,9 +123,26 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
                         break
             await wtask
 
-    asyncio.run(listen_and_write())
-    live = app.state.live_alerts
-    info = {
+    try:
+        asyncio.run(listen_and_write())
+        live = app.state.live_alerts
+    finally:
+        server.should_exit = True
+        th.join(30)
+    return messages, live
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    db = tmp_path_factory.mktemp("live") / "live.sqlite"
+    per_min, ts, long_usd = sim_events(7.5)
+    first_big = int(np.flatnonzero(long_usd > 1e6)[0])
+    start_live = first_big - 60  # the server starts an hour before the cascade
+    with SqliteStore(db) as store:
+        store.write_events([e for batch in per_min[:start_live] for e in batch])
+
+    messages, live = serve_and_listen(db, rules_from(None), per_min[start_live : first_big + 30])
+    yield {
         "db": db,
         "messages": messages,
         "first_big_ts": int(ts[first_big]),
@@ -134,9 +150,6 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         "end_ts": int(ts[first_big + 30]),
         "live": live,
     }
-    server.should_exit = True
-    th.join(30)
-    yield info
 
 
 def test_cascade_alert_reaches_websocket_clients(live_run: dict[str, Any]) -> None:
@@ -183,3 +196,79 @@ def test_snapshots_accumulate_and_are_point_in_time(live_run: dict[str, Any]) ->
         last = snapshot_at(ss, VENUE, SYMBOL, "all", 2**62)
         assert last is not None and last.levels.sum() > 0
         assert last.level_map().price > 0
+
+
+def test_snapshots_are_taken_for_every_preset(live_run: dict[str, Any]) -> None:
+    from liqscope.model.presets import PRESETS
+
+    live = live_run["live"]
+    assert live.snapshot_presets == list(PRESETS)
+    with SignalStore(live_run["db"], readonly=True) as ss:
+        counts = {p: len(ss.snapshot_rows(VENUE, SYMBOL, p, 0, 2**62)) for p in PRESETS}
+        assert len(set(counts.values())) == 1 and counts["all"] >= 15, counts
+        at = live_run["end_ts"]
+        snaps = {p: snapshot_at(ss, VENUE, SYMBOL, p, at) for p in PRESETS}
+    assert all(s is not None and s.preset == p for p, s in snaps.items())
+    assert len({s.ts for s in snaps.values() if s is not None}) == 1
+    # "calibrated" (24 h half-life) holds less than "all" at the same time
+    assert snaps["calibrated"].levels.sum() < snaps["all"].levels.sum()  # type: ignore[union-attr]
+
+
+# ----------------------------------------------------------------------------- aggregate
+
+
+@pytest.fixture(scope="module")
+def aggregate_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two venues of one market (binance: sampled feed, bybit: complete) and rules for the
+    aggregate only and for any venue."""
+    from liqscope.signals.rules import AlertRule
+
+    db = tmp_path_factory.mktemp("live_agg") / "agg.sqlite"
+    bn, ts, long_usd = sim_events(7.5, "binance", sampled=True)
+    by, ts_by, _ = sim_events(7.5, "bybit")
+    assert np.array_equal(ts, ts_by)
+    first_big = int(np.flatnonzero(long_usd > 1e6)[0])
+    start_live = first_big - 60
+    with SqliteStore(db) as store:
+        store.write_events([e for batch in bn[:start_live] + by[:start_live] for e in batch])
+    rules = [
+        AlertRule("agg-cascade", "cascade", venue="aggregate", params={"min_usd": 1e5}),
+        AlertRule("any-cascade", "cascade", symbol=SYMBOL, params={"min_usd": 1e5}),
+    ]
+    batches = [bn[i] + by[i] for i in range(start_live, first_big + 30)]
+    messages, live = serve_and_listen(db, rules, batches)
+    yield {
+        "db": db,
+        "messages": messages,
+        "first_big_ts": int(ts[first_big]),
+        "start_live_ts": int(ts[start_live]),
+        "live": live,
+    }
+
+
+def test_aggregate_rule_fires_on_the_sum_of_venues(aggregate_run: dict[str, Any]) -> None:
+    msgs = aggregate_run["messages"]
+    agg = [m for m in msgs if m["rule"] == "agg-cascade"]
+    assert agg, f"no aggregate alert among {[(m['rule'], m['venue']) for m in msgs]}"
+    assert all(m["venue"] == "aggregate" and m["symbol"] == SYMBOL for m in agg)
+    a = agg[0]
+    assert a["kind"] == "cascade" and a["severity"] == "critical" and a["data"]["reads"]
+    assert a["ts"] >= aggregate_run["start_live_ts"]
+    assert (
+        aggregate_run["first_big_ts"] - 30 * MIN
+        <= a["ts"]
+        <= aggregate_run["first_big_ts"] + 15 * MIN
+    )
+    info = a["data"]["aggregate"]
+    assert info["venues"] == ["binance", "bybit"]
+    assert info["sampled_venues"] == ["binance"] and info["realized_lower_bound"] is True
+    assert "lower bound" in info["note"]
+    # the aggregate's realized notional is the venues' sum: above either venue's own read
+    long_read = next(r for r in a["data"]["reads"] if r["side"] == "long")
+    per_venue = [m for m in msgs if m["rule"] == "any-cascade" and m["ts"] == a["ts"]]
+    for m in per_venue:
+        mine = next(r for r in m["data"]["reads"] if r["side"] == "long")
+        assert long_read["usd"] > mine["usd"]
+    # "*" venues never match the aggregate: per-venue rules fire for single venues only
+    assert {m["venue"] for m in msgs if m["rule"] == "any-cascade"} <= {"binance", "bybit"}
+    assert aggregate_run["live"].done.get(("aggregate", SYMBOL), 0) >= a["ts"] + MIN

@@ -139,3 +139,16 @@ def test_level_ratio_times_entry_is_the_liquidation_price(
     reference = None if free else entry
     ratio = level_ratio(inst, tiers, side, leverage, notional, method, reference_price=reference)
     assert ratio * entry == pytest.approx(expected, rel=1e-9, abs=1e-9 * entry)
+
+
+def test_ratio_and_price_agree_on_a_notional_exactly_at_a_tier_floor() -> None:
+    """Found by hypothesis: 500k USD (a Binance ETHUSDT tier floor) recomputed as qty x entry
+    lands a hair below the floor; both paths must still choose the same tier."""
+    inst = registry.instrument("binance", "ETHUSDT")
+    tiers = registry.default_tiers("binance", "ETHUSDT")
+    entry = 493_779.75
+    qty = 500_000.0 / entry
+    for method in ("shortcut", "exact"):
+        expected = liquidation_price(inst, tiers, Side.LONG, entry, 1.0, qty, method).price
+        ratio = level_ratio(inst, tiers, Side.LONG, 1.0, 500_000.0, method)
+        assert ratio * entry == pytest.approx(expected, rel=1e-9, abs=1e-9 * entry)

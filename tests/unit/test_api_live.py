@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -157,3 +158,49 @@ def test_ws_bad_subscription_gets_error(server: tuple[str, Path, Any]) -> None:
     msgs = asyncio.run(go())
     errors = [m for m in msgs if m["type"] == "error"]
     assert len(errors) == 2 and "min_usd" in errors[0]["message"]
+
+
+def test_ws_pushes_liquidations_stored_late(server: tuple[str, Path, Any]) -> None:
+    """A liquidation stored long after its event time (a collector catching up, an import)
+    still reaches /ws: the feed follows the store's insertion sequence, not event time."""
+    host, db, _ = server
+
+    def late(minutes: int, qty: float) -> Liquidation:
+        ts = int(time.time() * 1000) - minutes * MINUTE
+        return Liquidation(
+            "binance", "BTCUSDT", ts, Side.SHORT, qty, 61000.0, PriceKind.AVERAGE_FILL,
+            qty * 61000.0, True,
+        )  # fmt: skip
+
+    ten_min, a_day = late(10, 3.25), late(1440, 4.5)
+
+    async def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        async with websockets.connect(f"ws://{host}/ws?symbol=BTCUSDT&venues=binance") as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            with SqliteStore(db) as store:
+                store.write_liquidations([ten_min])
+                store.write_liquidations([ten_min, a_day])  # the duplicate is not pushed again
+            got: list[dict[str, Any]] = []
+            while len(got) < 2:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if m["type"] == "liquidation":
+                    got.append(m)
+            with contextlib.suppress(TimeoutError):  # nothing more comes
+                m = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                if m["type"] == "liquidation":
+                    got.append(m)
+            return hello, got
+
+    hello, got = asyncio.run(go())
+    assert [(m["ts"], m["qty"]) for m in got] == [(ten_min.ts, 3.25), (a_day.ts, 4.5)]
+    with SqliteStore(db, readonly=True) as store:
+        seqs = {r.ts: q for q, r in store.liquidations_after(hello["last_id"], 100)}
+    assert [m["id"] for m in got] == [seqs[ten_min.ts], seqs[a_day.ts]]
+    assert hello["last_id"] < got[0]["id"] < got[1]["id"]
+    assert got[0]["symbol"] == "BTCUSDT" and got[0]["venue"] == "binance"
+    with httpx.Client(base_url=f"http://{host}", timeout=60) as c:
+        params: dict[str, Any] = {"symbol": "BTCUSDT", "limit": 1000, "min_usd": 198_000}
+        feed = c.get("/api/liquidations/feed", params=params).json()
+    ids = {(i["ts"], i["qty"]): i["id"] for i in feed["items"]}
+    assert ids[(ten_min.ts, 3.25)] == got[0]["id"] and ids[(a_day.ts, 4.5)] == got[1]["id"]
+    assert feed["last_id"] >= got[1]["id"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -11,7 +13,7 @@ import numpy as np
 from api_app import START_MS, store_app
 
 from liqscope.api import schemas
-from liqscope.api.service import decode_bin
+from liqscope.api.service import decode_bin, round_significant
 from liqscope.domain.events import Liquidation
 from liqscope.domain.types import PriceKind, Side
 from liqscope.store.sqlite import SqliteStore
@@ -134,3 +136,87 @@ def test_aggregate_skips_a_venue_without_candles_and_says_so() -> None:
     schemas.HeatmapResponse.model_validate(d)
     alone = ok(app, symbol="BTCUSDT", range="12h", venues="okx", width=100, height=50)
     assert alone["ts"] == [] and "no stored data" in alone["note"]
+
+
+def get_raw(app: Any, headers: dict[str, str], **params: Any) -> httpx.Response:
+    """A response as sent (not inflated): the body bytes and headers on the wire."""
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://test") as c,
+            c.stream("GET", "/api/heatmap", params=params, headers=headers) as r,
+        ):
+            r._content = b"".join([part async for part in r.aiter_raw()])
+            return r
+
+    return asyncio.run(go())
+
+
+def test_heatmap_gzip_is_made_once_and_sent_as_cached() -> None:
+    svc = APP.state.service
+    gz = get_raw(APP, {"accept-encoding": "gzip, deflate"}, **PARAMS, format="bin")
+    assert gz.status_code == 200
+    assert gz.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in gz.headers["vary"].lower()
+    args = ("BTCUSDT", None, "24h", None, None, None, 300, 120, None, None, None, "usd", True)
+    cached = svc.heatmap_body(*args, "bin")
+    assert cached.gzip is not None and gz.content == cached.gzip  # the cached gzip itself
+    assert gzip.decompress(gz.content) == cached.raw == svc.heatmap(*args, "bin")
+    again = get_raw(APP, {"accept-encoding": "gzip"}, **PARAMS, format="bin")
+    assert again.content == gz.content and again.headers["etag"] == gz.headers["etag"]
+    for refuse in ("identity", "gzip;q=0", "br"):
+        plain = get_raw(APP, {"accept-encoding": refuse}, **PARAMS, format="bin")
+        assert "content-encoding" not in plain.headers, refuse
+        assert plain.content == cached.raw
+        assert plain.headers["etag"] == gz.headers["etag"]  # weak: one validator for both
+
+
+def test_heatmap_etag_revalidation_answers_304_without_body() -> None:
+    first = get_raw(APP, {"accept-encoding": "gzip"}, **PARAMS)
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"') and first.headers["cache-control"] == "no-cache"
+    for match in (etag, etag.removeprefix("W/"), f'"other", {etag}', "*"):
+        r = get_raw(APP, {"accept-encoding": "gzip", "if-none-match": match}, **PARAMS)
+        assert r.status_code == 304, match
+        assert r.content == b"" and r.headers["etag"] == etag
+    stale = get_raw(APP, {"if-none-match": '"not-this-one"'}, **PARAMS)
+    assert stale.status_code == 200 and stale.headers["etag"] == etag
+    other = get_raw(APP, {}, **{**PARAMS, "height": 60})
+    assert other.status_code == 200 and other.headers["etag"] != etag
+
+
+def test_new_data_changes_the_etag() -> None:
+    app = store_app(minutes=360, markets=(("binance", "BTCUSDT"),))
+    params = {"symbol": "BTCUSDT", "range": "12h", "width": 100, "height": 50, "format": "bin"}
+    etag = get_raw(app, {}, **params).headers["etag"]
+    path = app.state.service.backend.path
+    with SqliteStore(path) as store:
+        store.write_liquidations(
+            [
+                Liquidation(
+                    "binance",
+                    "BTCUSDT",
+                    START_MS + 359 * 60_000,  # recent: the live poller finds it
+                    Side.LONG,
+                    1.0,
+                    60_000.0,
+                    PriceKind.AVERAGE_FILL,
+                    60_000.0,
+                    True,
+                )
+            ]
+        )
+    time.sleep(0.3)  # the data version is re-read at most every 250 ms
+    r = get_raw(app, {"if-none-match": etag}, **params)
+    assert r.status_code == 200 and r.headers["etag"] != etag
+
+
+def test_heatmap_candles_are_short_numbers() -> None:
+    d = ok(APP, **PARAMS, format="bin")
+    closes = [c for c in d["candles"]["close"] if c is not None]
+    assert closes
+    # 10 significant digits at most: no 17-digit float noise in the body
+    assert all(len(repr(c).replace(".", "").lstrip("0")) <= 11 for c in closes)
+    raw = np.array(closes, float)
+    assert np.all(np.abs(round_significant(raw) - raw) <= np.abs(raw) * 1e-9)

@@ -260,3 +260,127 @@ def test_steps_layout(store: SqliteStore) -> None:
     empty = store.steps("binance", "ETHUSDT", T0, T0 + 3 * MIN, MIN)
     assert np.isnan(empty.close).all() and (empty.volume == 0).all()
     assert np.isnan(empty.oi_base).all()
+
+
+# -- insertion sequence (schema v2) ------------------------------------------------------------
+
+
+def _v1_file(path: Path, rows: list[Liquidation]) -> None:
+    """A store as liqscope's v1 schema wrote it (no insertion sequence)."""
+    from liqscope.store.schema import MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN")
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_ms INTEGER)")
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_version VALUES (1, 0)")
+    conn.executemany(
+        "INSERT INTO liquidations VALUES (?,?,?,?,?,?,?,?,?)",
+        [
+            (r.venue, r.symbol, r.ts, int(r.side), r.qty, r.price, r.price_kind.value,
+             r.notional_usd, int(r.sampled))
+            for r in rows
+        ],
+    )  # fmt: skip
+    conn.execute(
+        "INSERT INTO candles VALUES ('binance','BTCUSDT',60000,?,1,2,0.5,1.5,3,NULL,1)", (T0,)
+    )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_v1_file_migrates_with_rows_intact(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    # written out of time order: existing rows are numbered by event time
+    old = [liq(T0 + 5000), liq(T0), liq(T0 + 1000, Side.SHORT, 2.0), liq(T0 + 1000)]
+    _v1_file(path, old)
+    with SqliteStore(path) as s:
+        assert s.integrity_check() == ["ok"]
+        assert s.liquidations([], None, 0, 2**62) == sorted(old, key=lambda r: (r.ts, r.side))
+        got = s.liquidations_after(0, 100)
+        assert [q for q, _ in got] == [1, 2, 3, 4]
+        assert [r.ts for _, r in got] == [T0, T0 + 1000, T0 + 1000, T0 + 5000]
+        assert {r for _, r in got} == set(old)
+        assert s.last_liquidation_seq() == 4
+        assert len(s.candles("binance", "BTCUSDT", MIN, T0, T0 + MIN)) == 1
+        # idempotent writes keep working across the migration; new rows continue the sequence
+        assert s.write_liquidations(old) == 0
+        assert s.write_liquidations([liq(T0 - DAY), *old]) == 1
+        assert s.liquidations_after(4, 10) == [(5, liq(T0 - DAY))]
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == [1, 2]
+    assert conn.execute("SELECT COUNT(*) FROM liquidations WHERE seq IS NULL").fetchone()[0] == 0
+    conn.close()
+    with SqliteStore(path) as s:  # re-opening a v2 file changes nothing
+        assert s.last_liquidation_seq() == 5 and s.counts()["liquidations"] == 5
+
+
+def test_insertion_sequence(store: SqliteStore) -> None:
+    assert store.last_liquidation_seq() == 0 and store.liquidations_after(0, 10) == []
+    batch = [liq(T0 + i * 1000) for i in range(5)]
+    assert store.write_liquidations(batch) == 5
+    assert [q for q, _ in store.liquidations_after(0, 10)] == [1, 2, 3, 4, 5]
+    # duplicates interleaved with new rows: the new ones get the next seqs, densely
+    late = [liq(T0 - 10 * MIN - i) for i in range(3)]
+    mixed = [batch[0], late[0], batch[1], late[1], late[1], batch[4], late[2]]
+    assert store.write_liquidations(mixed) == 3
+    assert store.liquidations_after(5, 10) == [(6, late[0]), (7, late[1]), (8, late[2])]
+    assert store.last_liquidation_seq() == 8
+    assert store.write_liquidations(batch) == 0 and store.last_liquidation_seq() == 8
+    # paging
+    assert [q for q, _ in store.liquidations_after(2, 3)] == [3, 4, 5]
+    # inside a transaction after other writes (the seq must not count the other rows)
+    with store.transaction():
+        store.write_trades([Trade("binance", "BTCUSDT", T0 + i, 1.0, 1.0, Side.LONG, str(i))
+                            for i in range(7)])  # fmt: skip
+        counts = store.write_events([candle(T0, 1.0), liq(T0 + 77), liq(T0 + 77)])
+        assert counts.liquidations == 1
+    assert store.liquidations_after(8, 10) == [(9, liq(T0 + 77))]
+    # a rolled-back write gives nothing away
+    with pytest.raises(RuntimeError), store.transaction():
+        store.write_liquidations([liq(T0 + 99)])
+        raise RuntimeError("boom")
+    assert store.last_liquidation_seq() == 9
+    # retention deleting the newest seq never makes it reused
+    store.delete_older_than({"liquidations": 0}, T0 + DAY)
+    assert store.counts()["liquidations"] == 0 and store.last_liquidation_seq() == 9
+    assert store.write_liquidations([liq(T0 + 2 * DAY)]) == 1
+    assert store.liquidations_after(0, 10) == [(10, liq(T0 + 2 * DAY))]
+
+
+def test_readonly_reader_follows_the_sequence(store: SqliteStore, tmp_path: Path) -> None:
+    reader = SqliteStore(tmp_path / "s.sqlite", readonly=True)
+    try:
+        assert reader.last_liquidation_seq() == 0
+        store.write_liquidations([liq(T0)])
+        store.write_liquidations([liq(T0 - DAY)])  # stored a day late: still "after" seq 1
+        assert reader.liquidations_after(1, 10) == [(2, liq(T0 - DAY))]
+        assert reader.last_liquidation_seq() == 2
+    finally:
+        reader.close()
+
+
+def test_catalogue_queries(store: SqliteStore) -> None:
+    assert store.markets() == [] and store.max_ts("liquidations", "binance", "BTCUSDT") is None
+    store.write_candles([candle(T0, 1.0), candle(T0 + 5 * MIN, 1.0, interval=5 * MIN)])
+    store.write_candles([candle(T0 + 2 * MIN, 1.0)])
+    store.write_liquidations([liq(T0 + 7), liq(T0 + 3)])
+    store.write_open_interest([OpenInterest("okx", "BTC-USDT-SWAP", T0, 1.0, None)])
+    store.write_trades([Trade("bybit", "BTCUSDT", T0, 1.0, 1.0, Side.LONG, "1")])
+    assert store.markets() == [("binance", "BTCUSDT"), ("okx", "BTC-USDT-SWAP")]
+    assert store.markets(("trades",)) == [("bybit", "BTCUSDT")]
+    assert store.candle_intervals("binance", "BTCUSDT") == [MIN, 5 * MIN]
+    assert store.candle_range("binance", "BTCUSDT", MIN) == (T0, T0 + 2 * MIN)
+    assert store.candle_range("binance", "BTCUSDT", 15 * MIN) is None
+    assert store.max_ts("candles", "binance", "BTCUSDT") == T0 + 5 * MIN
+    assert store.max_ts("liquidations", "binance", "BTCUSDT") == T0 + 7
+    assert store.max_ts("open_interest", "okx", "BTC-USDT-SWAP") == T0
+    with pytest.raises(InputError):
+        store.max_ts("frames; DROP TABLE x", "a", "b")
+    with pytest.raises(InputError):
+        store.markets(("gaps",))
+    rows = store.liquidation_rows(["binance"], "BTCUSDT", 0, 2**63, limit=1, newest_first=True)
+    assert rows == [(1, liq(T0 + 7))]
+    assert [q for q, _ in store.liquidation_rows([], None, 0, 2**62)] == [2, 1]

@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from liqscope.api import schemas
 from liqscope.api.backend import Backend
 from liqscope.api.live import LiveHub
-from liqscope.api.service import ApiError, Service
+from liqscope.api.service import ApiError, Body, Service
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError
 
@@ -105,6 +105,44 @@ def _json(body: bytes, request: Request | None = None) -> Response:
             headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
         )
     return Response(content=body, media_type="application/json")
+
+
+def _accepts_gzip(header: str) -> bool:
+    """``gzip`` named in ``Accept-Encoding`` (or ``*``) without ``q=0``."""
+    for part in header.lower().split(","):
+        name, _, params = part.partition(";")
+        if name.strip() in ("gzip", "*"):
+            for param in params.split(";"):
+                key, _, value = param.partition("=")
+                if key.strip() == "q":
+                    try:
+                        return float(value) > 0
+                    except ValueError:
+                        return False
+            return True
+    return False
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """``If-None-Match`` (weak comparison, RFC 9110 13.1.2) against ``etag``."""
+    if header.strip() == "*":
+        return True
+    tag = etag.removeprefix("W/")
+    return any(t.strip().removeprefix("W/") == tag for t in header.split(","))
+
+
+def _cached(body: Body, request: Request) -> Response:
+    """A cached body as it is: ``304`` when the client holds it (``If-None-Match``), else the
+    gzip made once for the cache entry when the client takes gzip, else the raw bytes.
+    ``no-cache``: browsers keep the body and revalidate each view with its ``ETag``."""
+    headers = {"ETag": body.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    match = request.headers.get("if-none-match")
+    if match is not None and _etag_matches(match, body.etag):
+        return Response(status_code=304, headers=headers)
+    if body.gzip is not None and _accepts_gzip(request.headers.get("accept-encoding", "")):
+        headers["Content-Encoding"] = "gzip"
+        return Response(content=body.gzip, media_type="application/json", headers=headers)
+    return Response(content=body.raw, media_type="application/json", headers=headers)
 
 
 def _error(status: int, param: str | None, message: str) -> JSONResponse:
@@ -230,8 +268,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ] = "json",
     ) -> Response:
         """Estimated liquidation levels over time × price, reduced to width × height."""
-        return _json(
-            service.heatmap(
+        return _cached(
+            service.heatmap_body(
                 symbol,
                 venues,
                 range_,

@@ -1,17 +1,11 @@
 """The real ``Backend``: the SQLite store (``liqscope.store``) + the estimator (``liqscope.model``).
 
-Reads go through the store's public API where it has one (steps, candles, open interest,
-liquidations in a range, coverage, gaps). A few look-ups the live API needs and the store does
-not offer (newest-first feed, max timestamps for cache keys, new-row polling) are read-only SQL
-on a connection of this module's own; they touch only the tables' primary-key prefixes.
-
-The store's liquidations table is ``WITHOUT ROWID`` (keyed by venue, symbol, ts, side, qty,
-price) and records no insertion order, so "new rows" are found by re-reading each market's last
-``LATE_MS`` of liquidations (event time) and keeping a key set; a poll sequence number plays the
-role of an id for ``/ws`` and ``/api/liquidations/feed``. Known limit: a liquidation stored more
-than ``LATE_MS`` after its event time (a backfill, a collector catching up) is stored and shown by
-every REST endpoint but is not pushed on ``/ws``. Fixing that needs an insertion sequence in the
-store (a ``rowid`` table or an ingest counter), which is the store's to add.
+Every read goes through the store's public interface, on a read-only store handle per thread
+(SQLite objects are per thread). The live feed follows the store's liquidation insertion
+sequence: ``liquidations_after(seq)`` returns the rows stored after ``seq`` in insertion order,
+so a liquidation reaches ``/ws`` however late it is stored relative to its event time (a
+collector catching up, a backfill, an import). Feed ids (``/ws`` and
+``/api/liquidations/feed``) are those store seqs.
 
 Versions and data ranges (read on every request to build cache keys) are cached for
 ``VERSION_TTL_S`` and refreshed by one thread at a time, so a cache hit costs no SQL.
@@ -20,10 +14,8 @@ Versions and data ranges (read on every request to build cache keys) are cached 
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -54,7 +46,6 @@ from liqscope.model.steps import Steps as ModelSteps
 from liqscope.store.sqlite import SqliteStore
 from liqscope.venues.registry import ADAPTERS
 
-LATE_MS = 120_000  # liquidations stored up to this late (event time) still reach the feed
 VERSION_TTL_S = 0.25  # how stale a data version / data range may be
 API_BUCKETS = 1200  # price buckets of a model run made for the API (rows are reduced later)
 
@@ -130,58 +121,25 @@ class StoreBackend:
         self._versions: dict[tuple[Any, ...], tuple[float, tuple[int, ...]]] = {}
         self._ranges: dict[tuple[Any, ...], tuple[float, tuple[int, int] | None]] = {}
         self._version_lock = threading.Lock()
-        # live polling state
-        self._poll_lock = threading.Lock()
-        self._last_poll = 0.0
-        self._seq = 0
-        self._seen: dict[tuple[Any, ...], int] = {}
-        self._watermark: dict[tuple[str, str], int] = {}
-        self._recent: deque[LiquidationRow] = deque(maxlen=20_000)
-        self._primed = False
 
     # -- connections (SQLite objects are per thread) --------------------------------------------
 
     def _store(self) -> SqliteStore:
+        """This thread's read-only handle on the store."""
         st: SqliteStore | None = getattr(self._local, "store", None)
         if st is None:
-            st = SqliteStore(self.path, clock=self.clock)
+            st = SqliteStore(self.path, readonly=True, clock=self.clock)
             self._local.store = st
         return st
 
-    def _sql(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._local.conn = conn
-        return conn
-
     # -- catalogue ------------------------------------------------------------------------------
-
-    def _distinct_pairs(self, table: str) -> list[tuple[str, str]]:
-        """(venue, symbol) pairs of a table by index seeks (no full scan)."""
-        conn = self._sql()
-        out: list[tuple[str, str]] = []
-        row = conn.execute(
-            f"SELECT venue, symbol FROM {table} ORDER BY venue, symbol LIMIT 1"
-        ).fetchone()
-        while row is not None:
-            out.append((str(row[0]), str(row[1])))
-            row = conn.execute(
-                f"SELECT venue, symbol FROM {table} WHERE (venue, symbol) > (?, ?) "
-                "ORDER BY venue, symbol LIMIT 1",
-                row,
-            ).fetchone()
-        return out
 
     def markets(self) -> list[MarketInfo]:
         stamp, cached = self._markets
         if time.monotonic() - stamp < 2.0 and cached:
             return cached
-        pairs: set[tuple[str, str]] = set()
-        for table in ("candles", "liquidations", "open_interest"):
-            pairs.update(self._distinct_pairs(table))
-        infos = [MarketInfo(v, market_of(v, s), s, sampled_feed(v)) for v, s in sorted(pairs)]
+        pairs = self._store().markets(("candles", "liquidations", "open_interest"))
+        infos = [MarketInfo(v, market_of(v, s), s, sampled_feed(v)) for v, s in pairs]
         self._markets = (time.monotonic(), infos)
         return infos
 
@@ -199,40 +157,9 @@ class StoreBackend:
 
     # -- versions and ranges --------------------------------------------------------------------
 
-    def _intervals(self, venue: str, symbol: str) -> list[int]:
-        conn = self._sql()
-        out: list[int] = []
-        last = -1
-        while True:
-            row = conn.execute(
-                "SELECT interval_ms FROM candles "
-                "WHERE venue = ? AND symbol = ? AND interval_ms > ? "
-                "ORDER BY interval_ms LIMIT 1",
-                (venue, symbol, last),
-            ).fetchone()
-            if row is None:
-                return out
-            last = int(row[0])
-            out.append(last)
-
     def _max_ts(self, table: str, venue: str, symbol: str) -> int:
-        if table == "candles":
-            vals = [
-                self._sql()
-                .execute(
-                    "SELECT MAX(ts) FROM candles WHERE venue=? AND symbol=? AND interval_ms=?",
-                    (venue, symbol, iv),
-                )
-                .fetchone()[0]
-                for iv in self._intervals(venue, symbol)
-            ]
-            return max((int(v) for v in vals if v is not None), default=0)
-        row = (
-            self._sql()
-            .execute(f"SELECT MAX(ts) FROM {table} WHERE venue = ? AND symbol = ?", (venue, symbol))
-            .fetchone()
-        )
-        return int(row[0]) if row and row[0] is not None else 0
+        ts = self._store().max_ts(table, venue, symbol)
+        return 0 if ts is None else ts
 
     def data_version(self, venues: Sequence[str], market: str) -> tuple[int, ...]:
         key = (tuple(venues), market)
@@ -244,7 +171,7 @@ class StoreBackend:
             now = time.monotonic()
             if hit is not None and now - hit[0] < VERSION_TTL_S:
                 return hit[1]
-            out: list[int] = [self.last_liquidation_id()]
+            out: list[int] = [self._store().last_liquidation_seq()]
             for v in venues:
                 s = self._native(v, market)
                 out += [self._max_ts("candles", v, s), self._max_ts("open_interest", v, s)]
@@ -274,19 +201,16 @@ class StoreBackend:
     def _data_range(self, venues: Sequence[str], market: str) -> tuple[int, int] | None:
         lo: int | None = None
         hi: int | None = None
-        conn = self._sql()
+        store = self._store()
         for v in venues:
             s = self._native(v, market)
-            for iv in self._intervals(v, s):
-                a, b = conn.execute(
-                    "SELECT MIN(ts), MAX(ts) FROM candles WHERE venue=? AND symbol=? "
-                    "AND interval_ms=?",
-                    (v, s, iv),
-                ).fetchone()
-                if a is None:
+            for iv in store.candle_intervals(v, s):
+                rng = store.candle_range(v, s, iv)
+                if rng is None:
                     continue
-                lo = int(a) if lo is None else min(lo, int(a))
-                hi = int(b) + iv - 60_000 if hi is None else max(hi, int(b) + iv - 60_000)
+                a, b = rng
+                lo = a if lo is None else min(lo, a)
+                hi = b + iv - 60_000 if hi is None else max(hi, b + iv - 60_000)
         if lo is None or hi is None:
             return None
         return lo, hi
@@ -330,28 +254,19 @@ class StoreBackend:
             if m.venue in venues and (market is None or m.market == market)
         ]
         rows: list[tuple[int, str, str, int, int, float, float, float, bool]] = []
-        if limit is not None and newest_first:
-            conn = self._sql()
-            for v, s, mk in pairs:
-                for ts, side, qty, px, usd, samp in conn.execute(
-                    "SELECT ts, side, qty, price, notional_usd, sampled FROM liquidations "
-                    "WHERE venue=? AND symbol=? AND ts >= ? AND ts < ? AND notional_usd >= ? "
-                    "ORDER BY ts DESC LIMIT ?",
-                    (v, s, t0, min(t1, 2**62), min_usd, limit),
-                ):
-                    rows.append((0, v, mk, int(ts), int(side), px, qty, usd, bool(samp)))
-        else:
-            for v, s, mk in pairs:
-                for r in self._store().liquidations([v], s, t0, t1, min_usd):
-                    rows.append(
-                        (0, v, mk, r.ts, int(r.side), r.price, r.qty, r.notional_usd, r.sampled)
-                    )
-        rows.sort(key=lambda r: (r[3], r[1]), reverse=newest_first)
+        store = self._store()
+        for v, s, mk in pairs:
+            for seq, r in store.liquidation_rows(
+                [v], s, t0, t1, min_usd, limit=limit, newest_first=newest_first
+            ):
+                rows.append(
+                    (seq, v, mk, r.ts, int(r.side), r.price, r.qty, r.notional_usd, r.sampled)
+                )
+        rows.sort(key=lambda r: (r[3], r[1], r[0]), reverse=newest_first)
         if limit is not None:
             rows = rows[:limit]
-        ids = self._ids_for(rows)
         return Liquidations(
-            np.array(ids, np.int64),
+            np.array([r[0] for r in rows], np.int64),
             [r[1] for r in rows],
             [r[2] for r in rows],
             np.array([r[3] for r in rows], np.int64),
@@ -362,75 +277,31 @@ class StoreBackend:
             np.array([r[8] for r in rows], np.bool_),
         )
 
-    def _ids_for(self, rows: Sequence[tuple[Any, ...]]) -> list[int]:
-        """Poll ids where the live poller saw the row, else 0."""
-        by_key = {
-            (r.venue, r.native_symbol, r.ts, r.side, r.qty, r.price): r.id
-            for r in list(self._recent)
-        }
-        natives = {(m.venue, m.market): m.native_symbol for m in self.markets()}
-        return [
-            by_key.get((r[1], natives.get((r[1], r[2]), r[2]), r[3], r[4], r[6], r[5]), 0)
-            for r in rows
-        ]
-
-    def _poll(self) -> None:
-        """Read each market's recent liquidations and queue the rows not seen before."""
-        with self._poll_lock:
-            now = time.monotonic()
-            if now - self._last_poll < 0.05:
-                return
-            self._last_poll = now
-            conn = self._sql()
-            for m in self.markets():
-                if not m.sampled and m.venue == "":
-                    continue
-                key = (m.venue, m.native_symbol)
-                mark = self._watermark.get(key)
-                if mark is None:
-                    mark = self._max_ts("liquidations", m.venue, m.native_symbol)
-                    self._watermark[key] = mark
-                rows = conn.execute(
-                    "SELECT ts, side, qty, price, notional_usd, sampled FROM liquidations "
-                    "WHERE venue=? AND symbol=? AND ts >= ? ORDER BY ts",
-                    (m.venue, m.native_symbol, mark - LATE_MS),
-                ).fetchall()
-                for ts, side, qty, px, usd, samp in rows:
-                    k = (m.venue, m.native_symbol, int(ts), int(side), float(qty), float(px))
-                    if k in self._seen:
-                        continue
-                    self._seen[k] = int(ts)
-                    if not self._primed:
-                        continue
-                    self._seq += 1
-                    self._recent.append(
-                        LiquidationRow(
-                            self._seq,
-                            m.venue,
-                            m.market,
-                            m.native_symbol,
-                            int(ts),
-                            int(side),
-                            float(px),
-                            float(qty),
-                            float(usd),
-                            bool(samp),
-                        )
-                    )
-                if rows:
-                    self._watermark[key] = max(mark, int(rows[-1][0]))
-            self._primed = True
-            if len(self._seen) > 50_000:
-                floor = min(self._watermark.values(), default=0) - 2 * LATE_MS
-                self._seen = {k: t for k, t in self._seen.items() if t >= floor}
-
     def liquidations_after(self, last_id: int, limit: int) -> list[LiquidationRow]:
-        self._poll()
-        return [r for r in list(self._recent) if r.id > last_id][:limit]
+        """Liquidations stored after store seq ``last_id``, in insertion order (ids = seqs)."""
+        markets = {(m.venue, m.native_symbol): m.market for m in self.markets()}
+        out: list[LiquidationRow] = []
+        for seq, r in self._store().liquidations_after(last_id, limit):
+            market = markets.get((r.venue, r.symbol))
+            out.append(
+                LiquidationRow(
+                    seq,
+                    r.venue,
+                    market if market is not None else market_of(r.venue, r.symbol),
+                    r.symbol,
+                    r.ts,
+                    int(r.side),
+                    r.price,
+                    r.qty,
+                    r.notional_usd,
+                    r.sampled,
+                )
+            )
+        return out
 
     def last_liquidation_id(self) -> int:
-        self._poll()
-        return self._seq
+        """The store's last liquidation seq (the live feed starts after it)."""
+        return self._store().last_liquidation_seq()
 
     # -- model ----------------------------------------------------------------------------------
 

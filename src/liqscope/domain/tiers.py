@@ -39,6 +39,9 @@ class TierBasis(StrEnum):
     CONTRACTS = "contracts"
 
 
+_BOUNDARY_RTOL = 1e-12  # measures this close to a tier boundary count as on it
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     floor: float
@@ -81,9 +84,12 @@ class TierTable:
             previous = t
 
     def index_for(self, measure: float) -> int:
-        """0-based index of the tier whose ``[floor, cap)`` holds ``measure``."""
+        """0-based index of the tier whose ``[floor, cap)`` holds ``measure``.
+
+        A measure within float rounding (1e-12 relative) of a boundary counts as on it, so
+        ``qty × price`` recomputed from a notional picks the same tier as the notional."""
         for k, t in enumerate(self.tiers):
-            if measure < t.cap:
+            if measure < t.cap * (1 - _BOUNDARY_RTOL):
                 return k
         return len(self.tiers) - 1
 

@@ -5,7 +5,12 @@
 the end of each new minute (the estimator over the last ``lookback_ms`` of stored steps,
 one column per minute), feeds the :class:`~liqscope.signals.rules.AlertEngine` one
 observation per minute (rules with cooldown), and every ``snapshot_every_ms`` stores the map
-known then (``signals.snapshots``) in the store's ``snapshots`` table.
+known then (``signals.snapshots``, one per preset of ``snapshot_presets``) in the store's
+``snapshots`` table. The venues of one venue-neutral market (``registry.market_of``) are
+estimated on one common grid; when a rule names ``venue = "aggregate"`` their maps are summed
+(``model.aggregate``) and evaluated as market ``("aggregate", market)`` with realized
+liquidations summed across venues (alert ``details["aggregate"]`` names the venues and which
+feeds are sampled, i.e. lower bounds).
 
 On the first pass over a market the stored history is replayed muted (it only warms the
 rules' history up: baselines, spike windows, σ); alerts are delivered for minutes that close
@@ -24,7 +29,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,8 +39,13 @@ import numpy as np
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError
 from liqscope.domain.registry import market_of
-from liqscope.model.estimator import estimate
+from liqscope.model.config import ModelConfig
+from liqscope.model.estimator import Heatmap, aggregate, estimate, level_ratios
+from liqscope.model.grid import PriceGrid
+from liqscope.model.presets import PRESETS
 from liqscope.model.presets import preset as get_preset
+from liqscope.model.steps import Steps
+from liqscope.signals.clusters import LevelMap
 from liqscope.signals.delivery import (
     AlertDict,
     CallbackSink,
@@ -45,8 +55,16 @@ from liqscope.signals.delivery import (
     StoreSink,
     WebhookSink,
 )
-from liqscope.signals.rules import Alert, AlertEngine, AlertRule, load_rules, observations
-from liqscope.signals.snapshots import save_snapshots, take_snapshots
+from liqscope.signals.rules import (
+    AGGREGATE,
+    Alert,
+    AlertEngine,
+    AlertRule,
+    Observation,
+    load_rules,
+    observations,
+)
+from liqscope.signals.snapshots import Snapshot, save_snapshots, take_snapshots
 from liqscope.signals.storage import SignalStore
 
 log = logging.getLogger("liqscope.alerts")
@@ -100,6 +118,60 @@ def ui_message(alert: AlertDict) -> dict[str, Any]:
     }
 
 
+def sampled_feed(venue: str) -> bool:
+    """Whether the venue publishes only a sample of its liquidations (its adapter says so):
+    realized totals from it are lower bounds."""
+    try:
+        from liqscope.venues.registry import ADAPTERS
+    except ImportError:  # pragma: no cover - adapters are part of the package
+        return False
+    return any(c.venue == venue and c.liquidations_sampled for c in ADAPTERS.values())
+
+
+def aggregate_observations(
+    hm: Heatmap,
+    runs: Sequence[Steps],
+    market: str,
+    t_end: int,
+    context: dict[str, Any] | None = None,
+) -> Iterator[Observation]:
+    """One ``aggregate`` observation per minute before ``t_end`` that any venue has: the
+    aggregate map's column of that minute (1-minute columns: known at the minute's end), the
+    mean of the venues' closes/highs/lows and the sum of their realized liquidations."""
+    if hm.column_ms != STEP_MS:
+        raise InputError("aggregate observations need 1-minute columns")
+    col0 = int(hm.columns_ts[0]) // STEP_MS
+    n = int(hm.columns_ts.shape[0])
+    acc = np.zeros((6, n))  # close, high, low, count, long USD, short USD
+    for s in runs:
+        idx = s.ts // STEP_MS - col0
+        ok = (idx >= 0) & (idx < n) & np.isfinite(s.close)
+        i = idx[ok]
+        np.add.at(acc[0], i, s.close[ok])
+        np.add.at(acc[1], i, np.where(np.isfinite(s.high[ok]), s.high[ok], s.close[ok]))
+        np.add.at(acc[2], i, np.where(np.isfinite(s.low[ok]), s.low[ok], s.close[ok]))
+        np.add.at(acc[3], i, 1.0)
+        np.add.at(acc[4], i, np.nan_to_num(s.liq_long_usd[ok]))
+        np.add.at(acc[5], i, np.nan_to_num(s.liq_short_usd[ok]))
+    for c in np.flatnonzero(acc[3] > 0).tolist():
+        ts = (col0 + c) * STEP_MS
+        if ts + STEP_MS > t_end:
+            break
+        k = acc[3, c]
+        yield Observation(
+            ts=ts,
+            venue=AGGREGATE,
+            symbol=market,
+            price=float(acc[0, c] / k),
+            levels=LevelMap.from_heatmap(hm, c),
+            liq_long_usd=float(acc[4, c]),
+            liq_short_usd=float(acc[5, c]),
+            high=float(acc[1, c] / k),
+            low=float(acc[2, c] / k),
+            context=context,
+        )
+
+
 class LiveAlerts:
     """Evaluates alert rules and takes snapshots over a store that is being written to."""
 
@@ -115,8 +187,10 @@ class LiveAlerts:
         n_buckets: int = 400,
         interval_s: float = 5.0,
         snapshot_every_ms: int = 5 * STEP_MS,
+        snapshot_presets: Sequence[str] | None = None,
         signal_store: SignalStore | None = None,
         markets: Sequence[tuple[str, str]] | None = None,
+        stale_ms: int = 10 * STEP_MS,
     ) -> None:
         if interval_s <= 0:
             raise InputError("the alert evaluation interval must be > 0 s")
@@ -124,25 +198,41 @@ class LiveAlerts:
             raise InputError("the snapshot interval must be a whole number of minutes >= 0")
         if lookback_ms < 10 * STEP_MS:
             raise InputError("the alert lookback must be at least 10 minutes")
+        if stale_ms < 0:
+            raise InputError("the aggregate staleness limit must be >= 0")
         self.path = Path(db_path)
         self.dispatcher = dispatcher or Dispatcher()
         self.engine = AlertEngine(rules, self.dispatcher)
         self.clock = clock
-        self.preset = preset
-        self.config = replace(
-            get_preset(preset), column_ms=STEP_MS, max_columns=10_000_000, n_buckets=n_buckets
-        )
+        self.preset = get_preset(preset).name
+        self.n_buckets = n_buckets
+        self.config = self._config(self.preset)
+        names = list(PRESETS) if snapshot_presets is None else list(snapshot_presets)
+        self.snapshot_presets = list(dict.fromkeys(get_preset(n).name for n in names))
+        """Presets stored as snapshots (default: every preset of ``model.presets.PRESETS``).
+        Presets other than the alert preset are only estimated when a snapshot is due."""
         self.lookback_ms = lookback_ms
         self.interval_s = interval_s
         self.snapshot_every_ms = snapshot_every_ms
         self.signal_store = signal_store
         self.markets = list(markets) if markets is not None else None
+        self.stale_ms = stale_ms
         self.done: dict[tuple[str, str], int] = {}
-        """Per (venue, native symbol): end of the last evaluated minute, epoch ms."""
+        """Per (venue, native symbol), and per ("aggregate", market): end of the last
+        evaluated minute, epoch ms."""
         self.fired = 0
         self.snapshots = 0
         self.ticks = 0
+        self._unsupported: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+
+    def _config(self, name: str) -> ModelConfig:
+        return replace(
+            get_preset(name), column_ms=STEP_MS, max_columns=10_000_000, n_buckets=self.n_buckets
+        )
+
+    def _wants_aggregate(self, market: str) -> bool:
+        return any(r.venue == AGGREGATE and r.matches(AGGREGATE, market) for r in self.engine.rules)
 
     # ------------------------------------------------------------------ one pass
     def _stored_markets(self, conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
@@ -162,7 +252,8 @@ class LiveAlerts:
         return out
 
     def tick(self, now_ms: int | None = None) -> list[Alert]:
-        """Evaluate every market's newly closed minutes; the alerts delivered."""
+        """Evaluate every market's newly closed minutes (each venue, then the aggregate of
+        the market's venues when a rule asks for it); the alerts delivered."""
         from liqscope.store.sqlite import SqliteStore
 
         if not self.path.is_file():
@@ -173,55 +264,167 @@ class LiveAlerts:
         with self._lock:
             self.ticks += 1
             with SqliteStore(self.path, readonly=True, clock=self.clock) as store:
+                groups: dict[str, list[tuple[str, str, int]]] = {}
                 for venue, native, last in self._stored_markets(store._conn):
-                    t_end = min(last - last % STEP_MS + STEP_MS, closed_end)
-                    done = self.done.get((venue, native))
-                    if done is not None and t_end <= done:
-                        continue
-                    fired.extend(self._market(store, venue, native, t_end, done))
+                    groups.setdefault(market_of(venue, native), []).append((venue, native, last))
+                for market, members in groups.items():
+                    fired.extend(self._group(store, market, members, closed_end))
         return fired
 
-    def _market(
-        self, store: Any, venue: str, native: str, t_end: int, done: int | None
+    def _group(
+        self, store: Any, market: str, members: list[tuple[str, str, int]], closed_end: int
     ) -> list[Alert]:
-        t0 = t_end - self.lookback_ms
-        steps = store.steps(venue, native, t0, t_end, STEP_MS).to_model(venue, native)
-        if steps is None or len(steps) < 2:
+        """One venue-neutral market: its venues' maps on one grid, then the aggregate."""
+        ends = {(v, n): min(last - last % STEP_MS + STEP_MS, closed_end) for v, n, last in members}
+        due = [k for k, t in ends.items() if k not in self.done or t > self.done[k]]
+        agg_key = (AGGREGATE, market)
+        agg_members: list[tuple[str, str]] = []
+        t_agg = 0
+        if self._wants_aggregate(market):
+            freshest = max(ends.values())
+            # a venue whose data stopped does not hold the aggregate back (it is left out)
+            agg_members = sorted(k for k, t in ends.items() if t >= freshest - self.stale_ms)
+            t_agg = min(ends[k] for k in agg_members)
+            if agg_key in self.done and t_agg <= self.done[agg_key]:
+                agg_members = []
+        if not due and not agg_members:
             return []
+        runs: dict[tuple[str, str], tuple[Steps, Any]] = {}
+        for key in dict.fromkeys([*due, *agg_members]):
+            venue, native = key
+            if key in self._unsupported:
+                continue
+            steps = store.steps(
+                venue, native, ends[key] - self.lookback_ms, ends[key], STEP_MS
+            ).to_model(venue, native)
+            if steps is None or len(steps) < 2:
+                continue
+            try:
+                ratios = level_ratios(self.config, venue, native, float(np.median(steps.close)))
+            except InputError as exc:
+                log.warning("live alerts: %s %s: %s (skipped)", venue, native, exc)
+                self._unsupported.add(key)  # no built-in rules for it: permanent
+                self.done[key] = ends[key]
+                continue
+            runs[key] = (steps, ratios)
+        if not runs:
+            return []
+        lo = min(float(np.nanmin(s.low)) for s, _ in runs.values())
+        hi = max(float(np.nanmax(s.high)) for s, _ in runs.values())
         try:
-            hm = estimate(steps, self.config)
+            grid = PriceGrid.covering(
+                lo, hi, np.vstack([r for _, r in runs.values()]),
+                n=self.config.n_buckets, step=self.config.bucket_usd,
+            )  # fmt: skip
+            maps = {k: estimate(s, self.config, ratios=r, grid=grid) for k, (s, r) in runs.items()}
         except InputError as exc:
-            log.warning("live alerts: %s %s: %s", venue, native, exc)
-            self.done[(venue, native)] = t_end
+            log.warning("live alerts: %s: %s", market, exc)
+            for k in runs:
+                self.done[k] = ends[k]
             return []
-        symbol = market_of(venue, native)
+        fired: list[Alert] = []
+        for key in due:
+            if key in maps:
+                fired.extend(self._venue(key, maps[key], runs[key][0], market, ends[key]))
+        with_maps = [k for k in agg_members if k in maps]
+        if with_maps:
+            fired.extend(
+                self._aggregate(market, [maps[k] for k in with_maps],
+                                [runs[k][0] for k in with_maps], t_agg)
+            )  # fmt: skip
+        self.fired += len(fired)
+        return fired
+
+    def _replay(
+        self, obs: Iterable[Observation], done: int | None, venue: str, symbol: str
+    ) -> list[Alert]:
+        """Feed the engine; the first pass (``done`` None) is muted: it only fills history."""
         fired: list[Alert] = []
         warm = done is None
-        if warm:  # replay the stored history muted: it only fills the rules' history
+        if warm:
             self.engine.dispatcher = Dispatcher()
         try:
-            for obs in observations(hm, steps, venue=venue, symbol=symbol):
-                if done is not None and obs.ts < done:
+            for o in obs:
+                if done is not None and o.ts < done:
                     continue
-                out = self.engine.evaluate(obs)
+                out = self.engine.evaluate(o)
                 if not warm:
                     fired.extend(out)
         finally:
             self.engine.dispatcher = self.dispatcher
         if warm:
             self.engine.reset_cooldowns(venue, symbol)
-        self.fired += len(fired)
+        return fired
+
+    def _venue(
+        self, key: tuple[str, str], hm: Heatmap, steps: Steps, market: str, t_end: int
+    ) -> list[Alert]:
+        venue = key[0]
+        done = self.done.get(key)
+        obs = (o for o in observations(hm, steps, venue=venue, symbol=market) if o.ts < t_end)
+        fired = self._replay(obs, done, venue, market)
         if self.signal_store is not None and self.snapshot_every_ms:
+            self._snapshots(key, hm, steps, t_end, done)
+        self.done[key] = int(np.int64(t_end))
+        return fired
+
+    def _snapshots(
+        self, key: tuple[str, str], hm: Heatmap, steps: Steps, t_end: int, done: int | None
+    ) -> None:
+        """Store the maps known at the snapshot times in ``(done, t_end]``, one per preset
+        of :attr:`snapshot_presets` (other presets are estimated only when one is due)."""
+        assert self.signal_store is not None
+
+        def due(h: Heatmap) -> list[Snapshot]:
             snaps = [
                 s
-                for s in take_snapshots(hm, self.snapshot_every_ms)
+                for s in take_snapshots(h, self.snapshot_every_ms)
                 if s.ts <= t_end and (done is None or s.ts > done)
             ]
             if done is None:
                 snaps = snaps[-1:]  # what is known now; older ones were not taken live
-            snaps = [replace(s, venue=venue, symbol=native) for s in snaps]
-            self.snapshots += save_snapshots(self.signal_store, snaps)
-        self.done[(venue, native)] = int(np.int64(t_end))
+            return [replace(s, venue=key[0], symbol=key[1]) for s in snaps]
+
+        if not due(hm):
+            return
+        for name in self.snapshot_presets:
+            if name == self.preset:
+                h = hm
+            else:
+                try:
+                    h = estimate(steps, self._config(name))
+                except InputError as exc:
+                    log.warning("live snapshots: %s %s %s: %s", key[0], key[1], name, exc)
+                    continue
+            self.snapshots += save_snapshots(self.signal_store, due(h))
+
+    def _aggregate(
+        self, market: str, maps: list[Heatmap], runs: list[Steps], t_end: int
+    ) -> list[Alert]:
+        """Aggregate rules on the sum of the market's venues (maps on one grid summed,
+        realized liquidations summed, price the mean close of the venues with the minute)."""
+        key = (AGGREGATE, market)
+        hm = maps[0] if len(maps) == 1 else aggregate(maps)
+        venues = sorted({s.venue or "?" for s in runs})
+        sampled = [v for v in venues if sampled_feed(v)]
+        context = {
+            "aggregate": {
+                "venues": venues,
+                "sampled_venues": sampled,
+                "realized_lower_bound": bool(sampled),
+                "note": (
+                    f"realized liquidations summed over {', '.join(venues)}"
+                    + (
+                        f"; sampled feed ({', '.join(sampled)}): totals are lower bounds"
+                        if sampled
+                        else ""
+                    )
+                ),
+            }
+        }
+        obs = aggregate_observations(hm, runs, market, t_end, context)
+        fired = self._replay(obs, self.done.get(key), AGGREGATE, market)
+        self.done[key] = int(np.int64(t_end))
         return fired
 
     # ------------------------------------------------------------------ background task
@@ -245,10 +448,14 @@ def live_hooks(
     interval_s: float = 5.0,
     snapshot_every_min: float = 5.0,
     preset: str = "all",
+    snapshot_presets: Sequence[str] | None = None,
     console: bool = False,
 ) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """``(on_startup, on_shutdown)`` hooks for ``api.app.Settings`` running :class:`LiveAlerts`
-    as a background task of the app (``app.state.live_alerts``)."""
+    as a background task of the app (``app.state.live_alerts``). ``snapshot_presets``: the
+    presets stored as snapshots (None: every preset in ``model.presets.PRESETS``)."""
+    for name in snapshot_presets or ():
+        get_preset(name)  # unknown preset: InputError now, not in the background task
     if snapshot_every_min < 0 or snapshot_every_min != int(snapshot_every_min):
         raise InputError("--snapshot-every must be a whole number of minutes >= 0")
     for url in webhooks:
@@ -270,6 +477,7 @@ def live_hooks(
             preset=preset,
             interval_s=interval_s,
             snapshot_every_ms=int(snapshot_every_min) * STEP_MS,
+            snapshot_presets=snapshot_presets,
             signal_store=signal_store,
         )
         stop = asyncio.Event()

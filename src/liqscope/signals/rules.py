@@ -1,8 +1,11 @@
 """Alert rules and their evaluation on each new step, with thresholds and cooldown.
 
 A rule is ``{id, symbol, venue, condition, params, cooldown_s}``; ``symbol``/``venue`` may be
-``"*"`` (any) and ``venue`` may be ``"aggregate"``. Conditions and their parameters (every
-one has a default; unknown ones are refused) are in :data:`PARAMS` and docs/signals.md.
+``"*"`` (any) and ``venue`` may be ``"aggregate"`` (:data:`AGGREGATE`: observations of the sum
+of every venue of a market). ``venue = "*"`` matches every single venue but not the aggregate,
+so a catch-all rule does not fire twice for the same move; name ``"aggregate"`` to get it.
+Conditions and their parameters (every one has a default; unknown ones are refused) are in
+:data:`PARAMS` and docs/signals.md.
 Rules come from a TOML or JSON file (``[[rules]]`` tables / a ``rules`` list) or from Python.
 
 :class:`AlertEngine` keeps bounded per-market history, evaluates every matching rule on each
@@ -35,6 +38,9 @@ from liqscope.signals.proximity import proximity
 from liqscope.signals.spikes import SpikeTracker
 
 Condition = Literal["proximity", "spike", "cascade", "level_break", "momentum"]
+
+AGGREGATE = "aggregate"
+"""The venue name of aggregate observations (all venues of one market summed)."""
 
 _CLUSTER_KEYS = ("side", "threshold_usd", "factor", "window_pct", "sigma_window", "horizon_steps")
 
@@ -121,7 +127,10 @@ class AlertRule:
         object.__setattr__(self, "params", merged)
 
     def matches(self, venue: str, symbol: str) -> bool:
-        return self.symbol in ("*", symbol) and self.venue in ("*", venue)
+        """Whether the rule applies to ``(venue, symbol)``; ``"*"`` venues skip the aggregate."""
+        if self.symbol not in ("*", symbol):
+            return False
+        return self.venue == venue or (self.venue == "*" and venue != AGGREGATE)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -196,6 +205,9 @@ class Observation:
     high: float | None = None
     low: float | None = None
     liquidations: Sequence[tuple[float, float, int]] = ()
+    context: Mapping[str, Any] | None = None
+    """Extra facts merged into every fired alert's ``details`` (e.g. which venues an
+    aggregate observation sums and which of their liquidation feeds are sampled)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +354,8 @@ class AlertEngine:
                 continue
             self._last[key] = obs.ts
             message, details = hit
+            if obs.context:
+                details = {**details, **obs.context}
             alert = Alert(
                 rule.id, obs.venue, obs.symbol, rule.condition, obs.ts, obs.price, message,
                 details,

@@ -209,6 +209,43 @@ class Store(Protocol):
         t1: int,
         min_notional_usd: float = 0.0,
     ) -> list[Liquidation]: ...
+    def liquidation_rows(
+        self,
+        venues: Sequence[str],
+        symbol: str | None,
+        t0: int,
+        t1: int,
+        min_notional_usd: float = 0.0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[tuple[int, Liquidation]]:
+        """``(seq, liquidation)`` in a time range, oldest (or newest) first, at most ``limit``."""
+        ...
+
+    def liquidations_after(self, seq: int, limit: int = 10_000) -> list[tuple[int, Liquidation]]:
+        """Liquidations stored after insertion sequence ``seq``, in insertion order.
+
+        Every stored liquidation has a seq, given when it was first written (a duplicate gets
+        none) and never reused: following ``seq`` sees each row once, however late its
+        event time."""
+        ...
+
+    def last_liquidation_seq(self) -> int:
+        """The highest seq given so far (0 when none); grows whenever liquidations are added."""
+        ...
+
+    def markets(
+        self, tables: Sequence[str] = ("candles", "liquidations", "open_interest")
+    ) -> list[tuple[str, str]]:
+        """Distinct ``(venue, symbol)`` pairs stored in any of ``tables``, sorted."""
+        ...
+
+    def candle_intervals(self, venue: str, symbol: str) -> list[int]: ...
+    def candle_range(self, venue: str, symbol: str, interval_ms: int) -> tuple[int, int] | None: ...
+    def max_ts(self, table: str, venue: str, symbol: str) -> int | None:
+        """Newest event time of a market in an event table, or None."""
+        ...
+
     def candles(
         self, venue: str, symbol: str, interval_ms: int, t0: int, t1: int
     ) -> list[Candle]: ...

@@ -74,7 +74,30 @@ _V1: tuple[str, ...] = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# v2: an insertion sequence for liquidations, so readers can follow what was stored after a
+# point ("new rows") whatever the events' own times. ``seq`` is assigned by the writer in the
+# same transaction as the row, after the highest seq given so far: ``MAX(seq)`` or, when
+# retention deleted the newest rows, the floor kept in ``sequences`` (raised before deleting),
+# so it only grows and a deleted row's seq is never reused. A duplicate, being ignored, gets
+# none. Existing rows are numbered in event-time order.
+_V2: tuple[str, ...] = (
+    "ALTER TABLE liquidations ADD COLUMN seq INTEGER",
+    """UPDATE liquidations SET seq = n.rn FROM (
+        SELECT venue, symbol, ts, side, qty, price,
+               row_number() OVER (ORDER BY ts, venue, symbol, side, qty, price) AS rn
+        FROM liquidations
+    ) AS n
+    WHERE liquidations.venue = n.venue AND liquidations.symbol = n.symbol
+      AND liquidations.ts = n.ts AND liquidations.side = n.side
+      AND liquidations.qty = n.qty AND liquidations.price = n.price""",
+    "CREATE INDEX liquidations_seq ON liquidations (seq)",
+    """CREATE TABLE sequences (
+        name TEXT PRIMARY KEY, value INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    "INSERT INTO sequences VALUES ('liquidations', (SELECT IFNULL(MAX(seq), 0) FROM liquidations))",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

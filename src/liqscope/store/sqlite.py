@@ -53,6 +53,28 @@ _TIME_COLUMN: dict[str, str] = {
     "gaps": "end_ms",
 }
 
+_TS_MAX = 2**62  # an open upper time bound that SQLite's integers hold
+
+_LIQ_COLUMNS = "venue, symbol, ts, side, qty, price, price_kind, notional_usd, sampled"
+
+
+_LAST_SEQ_SQL = (
+    "SELECT MAX(IFNULL((SELECT MAX(seq) FROM liquidations), 0), "
+    "(SELECT value FROM sequences WHERE name = 'liquidations'))"
+)
+
+
+def _liquidation(row: Sequence[Any]) -> Liquidation:
+    """A stored liquidation from its ``_LIQ_COLUMNS`` values."""
+    v, s, ts, side, q, p, k, n, samp = row
+    return Liquidation(v, s, int(ts), Side(side), q, p, PriceKind(k), n, bool(samp))
+
+
+def _check_event_table(table: str) -> None:
+    if table not in TABLES:
+        raise InputError(f"unknown event table {table!r} (expected one of {', '.join(TABLES)})")
+
+
 _EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "liquidations": (
         "venue",
@@ -177,25 +199,38 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ writes
     def write_liquidations(self, rows: Sequence[Liquidation]) -> int:
+        """Insert liquidations; each new row gets the next insertion ``seq``.
+
+        The seq of a row is ``total_changes()`` (rows changed so far on this connection,
+        evaluated before that row's insert: ``executemany`` runs one statement per row) plus a
+        per-batch offset, so ignored duplicates consume no number and the batch's seqs are
+        dense. The batch starts after the last seq given (:meth:`last_liquidation_seq`);
+        nothing but the row and its index entry is written per batch.
+        """
         if not rows:
             return 0
-        return self._write(
-            "INSERT OR IGNORE INTO liquidations VALUES (?,?,?,?,?,?,?,?,?)",
-            (
+        with self.transaction():
+            offset = self.last_liquidation_seq() + 1 - self._conn.total_changes
+            cur = self._conn.executemany(
+                # the offset is an int computed here, inlined: one bound value less per row
+                "INSERT OR IGNORE INTO liquidations "
+                f"VALUES (?,?,?,?,?,?,?,?,?, total_changes() + {int(offset)})",
                 (
-                    r.venue,
-                    r.symbol,
-                    r.ts,
-                    int(r.side),
-                    r.qty,
-                    r.price,
-                    r.price_kind.value,
-                    r.notional_usd,
-                    int(r.sampled),
-                )
-                for r in rows
-            ),
-        )
+                    (
+                        r.venue,
+                        r.symbol,
+                        r.ts,
+                        int(r.side),
+                        r.qty,
+                        r.price,
+                        r.price_kind.value,
+                        r.notional_usd,
+                        int(r.sampled),
+                    )
+                    for r in rows
+                ),
+            )
+            return max(cur.rowcount, 0)
 
     def write_trades(self, rows: Sequence[Trade]) -> int:
         if not rows:
@@ -371,22 +406,120 @@ class SqliteStore:
         min_notional_usd: float = 0.0,
     ) -> list[Liquidation]:
         """Liquidations with ``t0 <= ts < t1`` ordered by time; no venues = all venues."""
+        return [r for _, r in self.liquidation_rows(venues, symbol, t0, t1, min_notional_usd)]
+
+    def liquidation_rows(
+        self,
+        venues: Sequence[str],
+        symbol: str | None,
+        t0: int,
+        t1: int,
+        min_notional_usd: float = 0.0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[tuple[int, Liquidation]]:
+        """``(seq, liquidation)`` with ``t0 <= ts < t1`` ordered by time (newest first when
+        asked), at most ``limit``; no venues = all venues."""
         sql = (
-            "SELECT venue, symbol, ts, side, qty, price, price_kind, notional_usd, sampled "
-            "FROM liquidations WHERE ts >= ? AND ts < ? AND notional_usd >= ?"
+            f"SELECT seq, {_LIQ_COLUMNS} FROM liquidations "
+            "WHERE ts >= ? AND ts < ? AND notional_usd >= ?"
         )
-        params: list[Any] = [t0, t1, min_notional_usd]
+        params: list[Any] = [t0, min(t1, _TS_MAX), min_notional_usd]
         if venues:
             sql += f" AND venue IN ({','.join('?' * len(venues))})"
             params.extend(venues)
         if symbol is not None:
             sql += " AND symbol = ?"
             params.append(symbol)
-        sql += " ORDER BY ts, venue, symbol"
-        return [
-            Liquidation(v, s, ts, Side(side), q, p, PriceKind(k), n, bool(samp))
-            for v, s, ts, side, q, p, k, n, samp in self._conn.execute(sql, params)
-        ]
+        order = " DESC" if newest_first else ""
+        sql += f" ORDER BY ts{order}, venue{order}, symbol{order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(int(limit), 0))
+        return [(int(row[0]), _liquidation(row[1:])) for row in self._conn.execute(sql, params)]
+
+    def liquidations_after(self, seq: int, limit: int = 10_000) -> list[tuple[int, Liquidation]]:
+        """``(seq, liquidation)`` stored after insertion sequence ``seq``, in insertion order
+        (whatever their event times), at most ``limit``."""
+        rows = self._conn.execute(
+            f"SELECT seq, {_LIQ_COLUMNS} FROM liquidations WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, max(int(limit), 0)),
+        )
+        return [(int(row[0]), _liquidation(row[1:])) for row in rows]
+
+    def last_liquidation_seq(self) -> int:
+        """The highest insertion sequence given so far (0 for none); it changes exactly when
+        liquidations are added, so it also serves as a data version.
+
+        That is the newest stored row's seq, or the ``sequences`` floor that retention raises
+        before deleting rows (so a deleted row's seq is never given again).
+        """
+        row = self._conn.execute(_LAST_SEQ_SQL).fetchone()
+        return int(row[0])
+
+    def markets(
+        self, tables: Sequence[str] = ("candles", "liquidations", "open_interest")
+    ) -> list[tuple[str, str]]:
+        """Distinct ``(venue, symbol)`` pairs stored in any of ``tables``, sorted.
+
+        Found by seeks on the tables' key prefix (one look-up per pair, no scan).
+        """
+        pairs: set[tuple[str, str]] = set()
+        for table in tables:
+            _check_event_table(table)
+            row = self._conn.execute(
+                f"SELECT venue, symbol FROM {table} ORDER BY venue, symbol LIMIT 1"
+            ).fetchone()
+            while row is not None:
+                pairs.add((str(row[0]), str(row[1])))
+                row = self._conn.execute(
+                    f"SELECT venue, symbol FROM {table} WHERE (venue, symbol) > (?, ?) "
+                    "ORDER BY venue, symbol LIMIT 1",
+                    (row[0], row[1]),
+                ).fetchone()
+        return sorted(pairs)
+
+    def candle_intervals(self, venue: str, symbol: str) -> list[int]:
+        """Candle intervals stored for a market, ascending (by key seeks)."""
+        out: list[int] = []
+        last = -1
+        while True:
+            row = self._conn.execute(
+                "SELECT interval_ms FROM candles "
+                "WHERE venue = ? AND symbol = ? AND interval_ms > ? "
+                "ORDER BY interval_ms LIMIT 1",
+                (venue, symbol, last),
+            ).fetchone()
+            if row is None:
+                return out
+            last = int(row[0])
+            out.append(last)
+
+    def candle_range(self, venue: str, symbol: str, interval_ms: int) -> tuple[int, int] | None:
+        """First and last open time of a market's candles of one interval, or None."""
+        lo, hi = self._conn.execute(
+            "SELECT MIN(ts), MAX(ts) FROM candles WHERE venue = ? AND symbol = ? "
+            "AND interval_ms = ?",
+            (venue, symbol, interval_ms),
+        ).fetchone()
+        if lo is None or hi is None:
+            return None
+        return int(lo), int(hi)
+
+    def max_ts(self, table: str, venue: str, symbol: str) -> int | None:
+        """Newest event time of a market in an event table (candles: over every interval)."""
+        _check_event_table(table)
+        if table == "candles":
+            ends = [
+                r[1]
+                for iv in self.candle_intervals(venue, symbol)
+                if (r := self.candle_range(venue, symbol, iv)) is not None
+            ]
+            return max(ends, default=None)
+        row = self._conn.execute(
+            f"SELECT MAX(ts) FROM {table} WHERE venue = ? AND symbol = ?", (venue, symbol)
+        ).fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else None
 
     def candles(self, venue: str, symbol: str, interval_ms: int, t0: int, t1: int) -> list[Candle]:
         rows = self._conn.execute(
@@ -599,6 +732,11 @@ class SqliteStore:
                     raise InputError(f"retention days must be >= 0, got {d} for {table}")
                 cutoff = now_ms - d * _DAY_MS
                 col = _TIME_COLUMN[table]
+                if table == "liquidations":  # keep deleted seqs from being given again
+                    self._conn.execute(
+                        f"UPDATE sequences SET value = ({_LAST_SEQ_SQL}) "
+                        "WHERE name = 'liquidations'"
+                    )
                 cur = self._conn.execute(f"DELETE FROM {table} WHERE {col} < ?", (cutoff,))
                 deleted[table] = max(cur.rowcount, 0)
         return deleted

@@ -59,15 +59,23 @@ function render(body) {
   });
   Plotly.react("chart", [bar("hot_share", "hot share", "#f5c542"), bar("baseline_share", "baseline", "#3b4a66")], {
     barmode: "group", paper_bgcolor: "#121722", plot_bgcolor: "#121722",
-    font: { color: "#d7dce5", size: 12 }, margin: { l: 50, r: 10, t: 10, b: 40 },
-    yaxis: { tickformat: ".0%", gridcolor: "#232b3b", rangemode: "tozero" },
+    font: { color: "#d7dce5", size: 12 }, margin: { l: 64, r: 10, t: 10, b: 40 },
+    yaxis: { tickformat: ".0%", gridcolor: "#232b3b", rangemode: "tozero", title: { text: "share of realized notional" } },
     legend: { orientation: "h", y: 1.1 },
   }, { displayModeBar: false, responsive: true });
+}
+
+function sourceText(src) {
+  if (src.scenario !== undefined) {
+    return `source: simulator, ${src.scenario} scenario, seed ${src.seed}, ${src.hours} h`;
+  }
+  return `source: stored ${src.venue} ${src.symbol}, last ${src.days} d`;
 }
 
 async function score() {
   $("status").textContent = "scoring…";
   $("run").disabled = true;
+  delete document.body.dataset.scored;
   try {
     const r = await fetch("/api/score?" + query());
     const body = await r.json();
@@ -76,9 +84,11 @@ async function score() {
       throw new Error(Array.isArray(d) ? d.map((x) => x.msg).join("; ") : d);
     }
     render(body);
-    $("status").textContent = "source: " + JSON.stringify(body.source);
+    $("status").textContent = sourceText(body.source || {});
+    document.body.dataset.scored = "1";
   } catch (e) {
     $("status").textContent = "error: " + e.message;
+    document.body.dataset.scored = "error";
   } finally {
     $("run").disabled = false;
   }
@@ -90,10 +100,12 @@ async function alerts() {
     const body = await r.json();
     const list = body.alerts || [];
     $("alerts").innerHTML = list.length
-      ? "<tr><th>time (UTC)</th><th>rule</th><th>venue</th><th>message</th></tr>" +
+      ? "<tr><th>time (UTC)</th><th>rule</th><th>venue</th><th>symbol</th><th>message</th></tr>" +
         list.map((a) => `<tr><td>${new Date(a.ts).toISOString().slice(0, 19).replace("T", " ")}</td>` +
-          `<td>${esc(a.rule_id)}</td><td>${esc(a.venue)}</td><td style="text-align:left">${esc(a.message)}</td></tr>`).join("")
+          `<td>${esc(a.rule_id)}</td><td>${esc(a.venue)}</td><td>${esc(a.symbol)}</td>` +
+          `<td class="sc-msg">${esc(a.message)}</td></tr>`).join("")
       : '<tr><td class="sc-note">no alerts stored yet</td></tr>';
+    document.body.dataset.alerts = String(list.length);
   } catch (e) {
     $("alerts").innerHTML = `<tr><td class="sc-note">alerts unavailable: ${esc(e.message)}</td></tr>`;
   }

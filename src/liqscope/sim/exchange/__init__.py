@@ -1,4 +1,5 @@
-"""Simulated exchanges: real servers on 127.0.0.1 speaking Binance, Bybit and OKX wire formats.
+"""Simulated exchanges: real servers on 127.0.0.1 speaking Binance, Bybit, OKX and Hyperliquid
+wire formats.
 
 They replay ``TraceChunk``s pulled from a chunk source ``(to_ms) -> TraceChunk`` as a replay
 clock advances, and record every liquidation they actually send. See docs/simulated-exchanges.md.
@@ -7,6 +8,7 @@ clock advances, and record every liquidation they actually send. See docs/simula
 from liqscope.sim.exchange.binance import BinanceServer
 from liqscope.sim.exchange.bybit import BybitServer
 from liqscope.sim.exchange.history import ChunkSource, MarketHistory, ReplayClock
+from liqscope.sim.exchange.hyperliquid import HyperliquidServer
 from liqscope.sim.exchange.okx import OkxServer
 from liqscope.sim.exchange.runner import VENUES, SimExchanges, VenueUrls
 from liqscope.sim.exchange.server import (
@@ -25,6 +27,7 @@ __all__ = [
     "ChunkSource",
     "Fault",
     "FaultKind",
+    "HyperliquidServer",
     "MarketHistory",
     "OkxServer",
     "ReplayClock",

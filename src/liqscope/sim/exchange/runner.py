@@ -20,6 +20,7 @@ import uvicorn
 from liqscope.sim.exchange.binance import BinanceServer
 from liqscope.sim.exchange.bybit import BybitServer
 from liqscope.sim.exchange.history import ChunkSource, MarketHistory, ReplayClock
+from liqscope.sim.exchange.hyperliquid import HyperliquidServer
 from liqscope.sim.exchange.okx import OkxServer
 from liqscope.sim.exchange.server import ServerOptions, VenueServer
 
@@ -27,8 +28,14 @@ VENUES: dict[str, type[VenueServer]] = {
     "binance": BinanceServer,
     "bybit": BybitServer,
     "okx": OkxServer,
+    "hyperliquid": HyperliquidServer,
 }
-_WS_PATHS = {"binance": "", "bybit": "/v5/public/linear", "okx": "/ws/v5/public"}
+_WS_PATHS = {
+    "binance": "",
+    "bybit": "/v5/public/linear",
+    "okx": "/ws/v5/public",
+    "hyperliquid": "/ws",
+}
 
 SourceSpec = ChunkSource | Sequence[ChunkSource]
 Sources = Mapping[str, SourceSpec] | Callable[[str], SourceSpec]

@@ -1,0 +1,442 @@
+"""Simulated Hyperliquid perpetuals: WS ``/ws`` and ``POST /info``.
+
+Wire facts (exchange-reference §5, Hyperliquid's API docs): one WS endpoint; the client sends
+``{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}`` and gets
+``{"channel":"subscriptionResponse","data":{"method":"subscribe","subscription":{…}}}``, then
+``{"channel":"trades","data":[{coin, side, px, sz, time, hash, tid, users}]}`` (``side`` ``B`` =
+the taker bought, ``A`` = sold; ``px``/``sz`` strings, size in coin; ``users`` = [buyer, seller]),
+``{"channel":"activeAssetCtx","data":{"coin","ctx":{markPx, oraclePx, funding, openInterest, …}}}``
+(all strings, no timestamp) and ``{"channel":"candle","data":{t, T, s, i, o, c, h, l, v, n}}``.
+``{"method":"ping"}`` is answered with ``{"channel":"pong"}``. Errors: ``{"channel":"error",
+"data": "…"}``. There is **no public liquidation feed**: liquidations are visible only per user
+(``clearinghouseState`` gives each open position's ``liquidationPx``).
+
+REST is one route, ``POST /info`` with a JSON body ``{"type": …}``: ``metaAndAssetCtxs``
+(``[meta, ctxs]`` aligned by index), ``candleSnapshot`` (``req``: coin, interval, startTime,
+endTime; at most 5000 candles) and ``clearinghouseState`` (``user``). The simulated market's
+open positions are served one per synthetic address (Hyperliquid holds one position per coin
+and account); ``GET /_sim/users`` lists the addresses with open positions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from liqscope.sim.exchange.history import Candle, MarketHistory, align, candle, candles
+from liqscope.sim.exchange.server import (
+    BadParam,
+    Conn,
+    Outgoing,
+    VenueServer,
+    json_response,
+    second_marks,
+)
+
+__all__ = ["HyperliquidServer", "PositionsSource", "address", "fmt_hl_px", "fmt_hl_sz", "tid_base"]
+
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+INTERVALS: dict[str, int] = {
+    "1m": MINUTE,
+    "3m": 3 * MINUTE,
+    "5m": 5 * MINUTE,
+    "15m": 15 * MINUTE,
+    "30m": 30 * MINUTE,
+    "1h": HOUR,
+    "2h": 2 * HOUR,
+    "4h": 4 * HOUR,
+    "8h": 8 * HOUR,
+    "12h": 12 * HOUR,
+    "1d": DAY,
+    "3d": 3 * DAY,
+    "1w": 7 * DAY,
+}
+CANDLE_SNAPSHOT_LIMIT = 5000
+# (szDecimals, maxLeverage) of the listed coins; others get (2, 10).
+ASSETS: dict[str, tuple[int, int]] = {"BTC": (5, 40), "ETH": (4, 25), "SOL": (2, 20)}
+_BAD_BODY = "Failed to deserialize the JSON body into the target type"
+FUNDING_PERIOD_H = 8  # the simulator's funding_rate is per 8 h; Hyperliquid quotes hourly rates
+
+PositionsSource = Callable[[], Any]
+"""``() -> liqscope.sim.market.Positions`` (the open positions of one coin, now)."""
+
+
+def asset_info(coin: str) -> tuple[int, int]:
+    return ASSETS.get(coin, (2, 10))
+
+
+def _strip(s: str) -> str:
+    """``"100453.000"`` -> ``"100453.0"``: no needless zeros, at least one decimal."""
+    if "." not in s:
+        return s + ".0"
+    s = s.rstrip("0")
+    return s + "0" if s.endswith(".") else s
+
+
+def fmt_hl_px(px: float, sz_decimals: int = 5) -> str:
+    """A perp price as Hyperliquid quotes it: at most 5 significant figures and at most
+    ``6 - szDecimals`` decimals; whole numbers are always allowed."""
+    if px <= 0 or not math.isfinite(px):
+        return "0.0"
+    dp = max(0, min(6 - sz_decimals, 4 - math.floor(math.log10(px))))
+    return _strip(f"{round(px, dp):.{dp}f}")
+
+
+def fmt_hl_sz(sz: float, sz_decimals: int = 5) -> str:
+    """A size in coin with ``szDecimals`` decimals (at least one lot)."""
+    lot = 10.0**-sz_decimals
+    return _strip(f"{max(round(sz, sz_decimals), lot):.{sz_decimals}f}")
+
+
+def fmt_num(x: float, max_dp: int = 10) -> str:
+    return _strip(f"{x:.{max_dp}f}")
+
+
+def address(kind: str, n: int) -> str:
+    """A deterministic 0x address (40 hex digits) for synthetic user ``n`` of ``kind``."""
+    return "0x" + hashlib.sha256(f"{kind}:{n}".encode()).hexdigest()[:40]
+
+
+def _tx_hash(coin: str, i: int) -> str:
+    return "0x" + hashlib.sha256(f"tx:{coin}:{i}".encode()).hexdigest()
+
+
+def tid_base(coin: str) -> int:
+    """The first trade id of ``coin``: a trade's ``tid`` is this + its index in the history."""
+    return 10**14 + int(hashlib.sha256(coin.encode()).hexdigest()[:6], 16) * 10**7
+
+
+def _bound_owner(fn: Any) -> Any:
+    return getattr(fn, "__self__", None)
+
+
+class HyperliquidServer(VenueServer):
+    venue = "hyperliquid"
+    lifetime_ms = None  # no documented maximum connection age
+    malformed_frame = '{"channel":"trades","data":[{"px":'
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.by_coin: dict[str, MarketHistory] = {self.coin(h): h for h in self.histories.values()}
+        # Open positions per coin: from the chunk source when it is a simulator's bound
+        # ``Market.advance`` (the market knows its positions), else set by ``set_positions``.
+        self.positions: dict[str, PositionsSource] = {}
+        for coin, h in self.by_coin.items():
+            owner = _bound_owner(getattr(h, "_source", None))
+            if owner is not None and callable(getattr(owner, "open_positions", None)):
+                self.positions[coin] = owner.open_positions
+
+    @staticmethod
+    def coin(h: MarketHistory) -> str:
+        """Hyperliquid names perps by coin: the trace's symbol for a Hyperliquid trace, else
+        the instrument's base asset (BTCUSDT -> BTC)."""
+        if h.instrument.venue == "hyperliquid":
+            return h.symbol
+        return h.instrument.base
+
+    def set_positions(self, coin: str, source: PositionsSource) -> None:
+        """Serve ``source()`` (``Positions``) as the open positions of ``coin``."""
+        self.positions[coin] = source
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            WebSocketRoute("/ws", self._ws),
+            Route("/info", self.rest(self._info), methods=["POST"]),
+            Route("/_sim/users", self._users),
+        ]
+
+    def error_body(self, status: int, msg: str, code: int | str) -> Any:
+        return {"error": msg}
+
+    def liquidation_topic(self, symbol: str) -> str:
+        return ""  # no public liquidation feed: nothing to subscribe to
+
+    def liquidation_topics(self) -> list[str]:
+        return []
+
+    # -- WS -----------------------------------------------------------------------------------
+    async def _ws(self, ws: WebSocket) -> None:
+        await self.serve_ws(ws, ())
+
+    def _topic(self, sub: Any) -> str:
+        if not isinstance(sub, dict):
+            raise ValueError("subscription must be an object")
+        kind, coin = sub.get("type"), sub.get("coin")
+        if kind not in ("trades", "activeAssetCtx", "candle"):
+            raise ValueError(f"unsupported subscription type {kind!r}")
+        if coin not in self.by_coin:
+            raise ValueError(f"unknown coin {coin!r}")
+        if kind == "candle":
+            interval = sub.get("interval")
+            if interval not in INTERVALS:
+                raise ValueError(f"unknown interval {interval!r}")
+            return f"candle:{coin}:{interval}"
+        return f"{kind}:{coin}"
+
+    async def on_text(self, conn: Conn, text: str) -> None:
+        try:
+            msg = orjson.loads(text)
+            method = msg["method"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self._error(conn, f"Error parsing JSON into valid websocket request: {text[:200]}")
+            return
+        if method == "ping":
+            conn.put('{"channel":"pong"}')
+            return
+        if method not in ("subscribe", "unsubscribe"):
+            self._error(conn, f"Unknown method: {method}")
+            return
+        sub = msg.get("subscription")
+        try:
+            topic = self._topic(sub)
+        except ValueError as exc:
+            self._error(conn, f"Invalid subscription {orjson.dumps(sub).decode()}: {exc}")
+            return
+        if method == "subscribe" and topic in conn.topics:
+            self._error(conn, f"Already subscribed: {orjson.dumps(sub).decode()}")
+            return
+        if method == "unsubscribe" and topic not in conn.topics:
+            self._error(conn, f"Already unsubscribed: {orjson.dumps(sub).decode()}")
+            return
+        reply = {"channel": "subscriptionResponse", "data": {"method": method, "subscription": sub}}
+        conn.put(orjson.dumps(reply).decode())
+        if method == "subscribe":
+            self.subscribe(conn, [topic])
+        else:
+            conn.topics.discard(topic)
+
+    def _error(self, conn: Conn, text: str) -> None:
+        conn.put(orjson.dumps({"channel": "error", "data": text}).decode())
+
+    def emit(self, h: MarketHistory, t0: int, t1: int, wanted: set[str]) -> list[Outgoing]:
+        coin = self.coin(h)
+        out: list[Outgoing] = []
+        topic = f"trades:{coin}"
+        if topic in wanted:
+            i0, i1 = h.span("trade", t0, t1)
+            ts = h.col("trade_ts")
+            i = i0
+            while i < i1:  # one message per timestamp (a block), several trades each
+                j = i + 1
+                while j < i1 and ts[j] == ts[i]:
+                    j += 1
+                trades = [self._trade(h, coin, k) for k in range(i, j)]
+                out.append(Outgoing(topic, {"channel": "trades", "data": trades}))
+                i = j
+        topic = f"activeAssetCtx:{coin}"
+        if topic in wanted:
+            j0, j1 = h.span("sec", t0, t1)
+            for j in range(j0, j1):
+                ctx = {"coin": coin, "ctx": self._ctx(h, coin, j)}
+                out.append(Outgoing(topic, {"channel": "activeAssetCtx", "data": ctx}))
+        prefix = f"candle:{coin}:"
+        for topic in sorted(t for t in wanted if t.startswith(prefix)):
+            iv = INTERVALS[topic[len(prefix) :]]
+            # every simulated second: the candle as of that second's end
+            for e in second_marks(t0 + 1, t1 + 1, 1000):
+                c = candle(h, align(e - 1, iv), iv, e)
+                if c is not None:
+                    bar = self._candle(coin, c, topic[len(prefix) :])
+                    out.append(Outgoing(topic, {"channel": "candle", "data": bar}))
+        return out
+
+    def _trade(self, h: MarketHistory, coin: str, i: int) -> dict[str, Any]:
+        szd, _ = asset_info(coin)
+        buy = bool(h.col("trade_taker")[i] > 0)
+        taker, maker = address("trader", (7919 * i) % 997), address("maker", (104_729 * i) % 89)
+        return {
+            "coin": coin,
+            "side": "B" if buy else "A",
+            "px": fmt_hl_px(float(h.col("trade_px")[i]), szd),
+            "sz": fmt_hl_sz(float(h.col("trade_qty")[i]), szd),
+            "time": int(h.col("trade_ts")[i]),
+            "hash": _tx_hash(coin, i),
+            "tid": tid_base(coin) + i,
+            "users": [taker, maker] if buy else [maker, taker],  # [buyer, seller]
+        }
+
+    def _ctx(self, h: MarketHistory, coin: str, j: int) -> dict[str, Any]:
+        szd, _ = asset_info(coin)
+        t = int(h.col("sec_ts")[j])
+        mark = float(h.col("mark_px")[j])
+        oracle = float(h.col("index_px")[j])
+        prev = h.sec_index(t - DAY)
+        prev_px = float(h.col("mark_px")[max(prev, 0)])
+        i0, i1 = h.span("trade", t - DAY, t + 1)
+        qty = h.col("trade_qty")[i0:i1]
+        notional = float(np.dot(qty, h.col("trade_px")[i0:i1])) if i1 > i0 else 0.0
+        mid = h.last_price_before(t + 1) or mark
+        tick = 10.0 ** -max(0, min(6 - szd, 4 - math.floor(math.log10(mid))))
+        return {
+            "funding": fmt_num(float(h.col("funding_rate")[j]) / FUNDING_PERIOD_H),
+            "openInterest": fmt_hl_sz(float(h.col("oi_base")[j]), szd),
+            "prevDayPx": fmt_hl_px(prev_px, szd),
+            "dayNtlVlm": fmt_num(notional, 6),
+            "premium": fmt_num(mark / oracle - 1.0 if oracle > 0 else 0.0, 8),
+            "oraclePx": fmt_hl_px(oracle, szd),
+            "markPx": fmt_hl_px(mark, szd),
+            "midPx": fmt_hl_px(mid, szd),
+            "impactPxs": [fmt_hl_px(mid - tick, szd), fmt_hl_px(mid + tick, szd)],
+            "dayBaseVlm": fmt_num(float(qty.sum()), szd),
+        }
+
+    def _candle(self, coin: str, c: Candle, interval: str) -> dict[str, Any]:
+        szd, _ = asset_info(coin)
+        return {
+            "t": c.open_ms,
+            "T": c.open_ms + c.interval_ms - 1,
+            "s": coin,
+            "i": interval,
+            "o": fmt_hl_px(c.open, szd),
+            "c": fmt_hl_px(c.close, szd),
+            "h": fmt_hl_px(c.high, szd),
+            "l": fmt_hl_px(c.low, szd),
+            "v": fmt_num(c.volume, szd),
+            "n": c.trades,
+        }
+
+    # -- REST ---------------------------------------------------------------------------------
+    async def _info(self, request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+            kind = body["type"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise BadParam(_BAD_BODY, 0, 422) from None
+        if kind == "metaAndAssetCtxs":
+            return json_response(self._meta_and_ctxs())
+        if kind == "candleSnapshot":
+            return json_response(self._candle_snapshot(body.get("req")))
+        if kind == "clearinghouseState":
+            return json_response(self._clearinghouse(body.get("user")))
+        raise BadParam(_BAD_BODY, 0, 422)
+
+    def _meta_and_ctxs(self) -> list[Any]:
+        now = self.clock.now_ms()
+        universe, ctxs = [], []
+        for coin, h in self.by_coin.items():
+            j = h.sec_index(now)
+            if j < 0:
+                continue
+            szd, lev = asset_info(coin)
+            universe.append({"name": coin, "szDecimals": szd, "maxLeverage": lev})
+            ctxs.append(self._ctx(h, coin, j))
+        return [{"universe": universe}, ctxs]
+
+    def _candle_snapshot(self, req: Any) -> list[dict[str, Any]]:
+        if not isinstance(req, dict):
+            raise BadParam(_BAD_BODY, 0, 422)
+        interval = req.get("interval")
+        if interval not in INTERVALS:
+            raise BadParam(_BAD_BODY, 0, 422)
+        try:
+            start = int(req["startTime"])
+            end = int(req["endTime"]) if req.get("endTime") is not None else None
+        except (KeyError, TypeError, ValueError):
+            raise BadParam(_BAD_BODY, 0, 422) from None
+        h = self.by_coin.get(str(req.get("coin")))
+        if h is None:
+            return []
+        now = self.clock.now_ms()
+        iv = INTERVALS[interval]
+        rows = candles(
+            h, iv, now, start_ms=start, end_ms=end, limit=CANDLE_SNAPSHOT_LIMIT, offset_ms=0
+        )
+        # startTime selects candles that are open at or after it, like the real endpoint
+        return [self._candle(self.coin(h), c, interval) for c in rows if c.open_ms >= start]
+
+    def _open(self, coin: str) -> Any:
+        src = self.positions.get(coin)
+        if src is None:
+            return None
+        h = self.by_coin[coin]
+        with h._lock:  # the source (a Market) is not safe while it advances
+            return src()
+
+    def user_addresses(self) -> dict[str, list[str]]:
+        """Per coin, the synthetic addresses that hold an open position now."""
+        out: dict[str, list[str]] = {}
+        for coin in self.by_coin:
+            pos = self._open(coin)
+            if pos is not None:
+                out[coin] = [address(f"pos:{coin}", int(p)) for p in pos.id]
+        return out
+
+    async def _users(self, request: Request) -> Response:
+        self.sync_history()
+        return json_response(self.user_addresses())
+
+    def _clearinghouse(self, user: Any) -> dict[str, Any]:
+        if not isinstance(user, str) or not user.startswith("0x") or len(user) != 42:
+            raise BadParam(_BAD_BODY, 0, 422)
+        user = user.lower()
+        now = self.clock.now_ms()
+        positions: list[dict[str, Any]] = []
+        total_ntl = total_margin = 0.0
+        for coin, h in self.by_coin.items():
+            pos = self._open(coin)
+            j = h.sec_index(now)
+            if pos is None or j < 0:
+                continue
+            ids = [k for k, p in enumerate(pos.id) if address(f"pos:{coin}", int(p)) == user]
+            if not ids:
+                continue
+            k = ids[0]
+            szd, max_lev = asset_info(coin)
+            mark = float(h.col("mark_px")[j])
+            side = int(pos.side[k])
+            qty = float(pos.qty[k])
+            entry = float(pos.entry_px[k])
+            lev = float(pos.leverage[k])
+            value = qty * mark
+            margin = qty * entry / lev + side * (mark - entry) * qty  # isolated: includes uPnL
+            upnl = side * (mark - entry) * qty
+            liq = float(pos.liq_px[k])
+            total_ntl += value
+            total_margin += margin
+            positions.append(
+                {
+                    "type": "oneWay",
+                    "position": {
+                        "coin": coin,
+                        "szi": fmt_num(side * qty, szd),
+                        "leverage": {
+                            "type": "isolated",
+                            "value": max(1, round(lev)),
+                            "rawUsd": fmt_num(-side * qty * entry + qty * entry / lev, 6),
+                        },
+                        "entryPx": fmt_hl_px(entry, szd),
+                        "positionValue": fmt_num(value, 6),
+                        "unrealizedPnl": fmt_num(upnl, 6),
+                        "returnOnEquity": fmt_num(upnl / (qty * entry / lev), 8),
+                        "liquidationPx": fmt_hl_px(liq, szd) if math.isfinite(liq) else None,
+                        "marginUsed": fmt_num(margin, 6),
+                        "maxLeverage": max_lev,
+                        "cumFunding": {"allTime": "0.0", "sinceOpen": "0.0", "sinceChange": "0.0"},
+                    },
+                }
+            )
+        summary = {
+            "accountValue": fmt_num(total_margin, 6),
+            "totalNtlPos": fmt_num(total_ntl, 6),
+            "totalRawUsd": fmt_num(total_margin, 6),
+            "totalMarginUsed": fmt_num(total_margin, 6),
+        }
+        return {
+            "marginSummary": summary,
+            "crossMarginSummary": {k: "0.0" for k in summary},
+            "crossMaintenanceMarginUsed": "0.0",
+            "withdrawable": "0.0",
+            "assetPositions": positions,
+            "time": now,
+        }
