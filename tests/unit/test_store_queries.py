@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from liqscope.domain.errors import InputError
-from liqscope.store.queries import WEEK_MS, asof, bucket_floor, interval_ms, realized
+from liqscope.domain.intervals import WEEK_MS, interval_ms
+from liqscope.store.queries import asof, bucket_floor, realized
 
 T0 = 1_722_816_000_000  # Monday 2024-08-05 00:00 UTC
 

@@ -31,10 +31,11 @@ import orjson
 
 from liqscope.api.backend import F64, I64, Backend, Estimate, Grid, MarketInfo
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
-
-MINUTE = 60_000
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
+from liqscope.domain.errors import InputError
+from liqscope.domain.intervals import DAY_MS as DAY
+from liqscope.domain.intervals import HOUR_MS as HOUR
+from liqscope.domain.intervals import INTERVALS, interval_ms
+from liqscope.domain.intervals import MINUTE_MS as MINUTE
 
 RANGES: dict[str, int] = {
     "12h": 12 * HOUR,
@@ -45,20 +46,6 @@ RANGES: dict[str, int] = {
     "90d": 90 * DAY,
     "180d": 180 * DAY,
     "1y": 365 * DAY,
-}
-INTERVALS: dict[str, int] = {
-    "1m": MINUTE,
-    "3m": 3 * MINUTE,
-    "5m": 5 * MINUTE,
-    "15m": 15 * MINUTE,
-    "30m": 30 * MINUTE,
-    "1h": HOUR,
-    "2h": 2 * HOUR,
-    "4h": 4 * HOUR,
-    "6h": 6 * HOUR,
-    "12h": 12 * HOUR,
-    "1d": DAY,
-    "1w": 7 * DAY,
 }
 # Model step used for a heatmap when the request names none: fine enough to follow the path,
 # coarse enough that a long range stays a few thousand columns.
@@ -124,8 +111,8 @@ def parse_time(value: str, param: str) -> int:
 
 def parse_interval(value: str, param: str = "interval") -> int:
     try:
-        return INTERVALS[value.strip().lower()]
-    except KeyError:
+        return interval_ms(value.strip().lower())
+    except InputError:
         raise ApiError(
             422, param, f"{param} must be one of {', '.join(INTERVALS)}, got {value!r}"
         ) from None

@@ -13,7 +13,8 @@ import typer
 from liqscope.cli.app import app
 from liqscope.cli.options import DbOption, format_ms, open_store, parse_time
 from liqscope.domain.errors import InputError
-from liqscope.store.queries import RealizedBars, interval_ms, realized
+from liqscope.domain.intervals import interval_ms
+from liqscope.store.queries import RealizedBars, realized
 
 CHART_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
 MAX_BARS = 2_000_000

@@ -38,6 +38,7 @@ from typing import Any
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError, VenueError
 from liqscope.domain.events import Event
+from liqscope.domain.intervals import DAY_MS, MINUTE_MS
 from liqscope.store.base import Gap, RawFrame, Store, WriteCounts
 from liqscope.venues.base import (
     Channel,
@@ -65,8 +66,6 @@ __all__ = [
 
 log = logging.getLogger("liqscope.collect")
 
-MINUTE_MS = 60_000
-DAY_MS = 86_400_000
 
 STREAM_OF_CHANNEL: Mapping[Channel, str] = {
     Channel.LIQUIDATIONS: "liquidations",

@@ -27,6 +27,7 @@ from liqscope.domain.events import (
     Trade,
 )
 from liqscope.domain.instruments import Instrument
+from liqscope.domain.intervals import interval_name
 from liqscope.domain.types import ContractType, PriceKind, Side
 from liqscope.store import queries
 from liqscope.store.base import (
@@ -674,7 +675,7 @@ class SqliteStore:
             "SELECT venue, symbol, interval_ms, COUNT(*), MIN(ts), MAX(ts) FROM candles "
             "GROUP BY venue, symbol, interval_ms"
         ):
-            groups.append((v, s, f"candles:{queries.interval_name(iv)}", cnt, a, b, None))
+            groups.append((v, s, f"candles:{interval_name(iv)}", cnt, a, b, None))
         gap_stats: dict[tuple[str, str, str], tuple[int, int]] = {
             (v, s, st): (cnt, total)
             for v, s, st, cnt, total in self._conn.execute(

@@ -23,6 +23,7 @@ from time import strptime
 
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Candle, Event, Liquidation, OpenInterest, Trade
+from liqscope.domain.intervals import INTERVALS
 from liqscope.domain.types import PriceKind, Side
 from liqscope.ingest.importers.common import (
     ImportOptions,
@@ -32,7 +33,6 @@ from liqscope.ingest.importers.common import (
     parse_float,
     parse_int,
 )
-from liqscope.store.queries import INTERVALS
 
 VENUE = "binance"
 KINDS = ("klines", "metrics", "aggTrades", "liquidationSnapshot")
