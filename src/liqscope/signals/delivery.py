@@ -32,17 +32,20 @@ class Sink(Protocol):
 
 
 class LogSink:
-    """Writes each alert to the ``liqscope.alerts`` logger and, optionally, a stream."""
+    """Writes each alert once: to the ``liqscope.alerts`` logger, or with ``console`` as one
+    line on a stream (stdout) for interactive runs such as the demo."""
 
     def __init__(self, console: bool = False, stream: Any = None) -> None:
         self.console = console
         self.stream = stream
 
     def send(self, alert: AlertDict) -> None:
-        log.warning("alert %s %s %s: %s", alert["rule_id"], alert["venue"], alert["symbol"],
-                    alert["message"])  # fmt: skip
+        rule, venue, symbol = alert["rule_id"], alert["venue"], alert["symbol"]
         if self.console:
-            print(f"[alert] {alert['symbol']} {alert['message']}", file=self.stream or sys.stdout)
+            line = f"[alert] {rule} {venue} {symbol}: {alert['message']}"
+            print(line, file=self.stream or sys.stdout, flush=True)
+        else:
+            log.warning("alert %s %s %s: %s", rule, venue, symbol, alert["message"])
 
     def close(self, timeout: float = 5.0) -> None:
         return None
