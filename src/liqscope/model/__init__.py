@@ -3,6 +3,7 @@
 from liqscope.model.config import MODEL_VERSION, ModelConfig
 from liqscope.model.estimator import EstimateResult, Heatmap, Profile, aggregate, estimate
 from liqscope.model.grid import PriceGrid
+from liqscope.model.market import GridPolicy, MarketEstimate, estimate_market
 from liqscope.model.presets import PRESETS, preset
 from liqscope.model.steps import Steps, steps_from_columns
 
@@ -10,6 +11,8 @@ __all__ = [
     "MODEL_VERSION",
     "PRESETS",
     "EstimateResult",
+    "GridPolicy",
+    "MarketEstimate",
     "Heatmap",
     "ModelConfig",
     "PriceGrid",
@@ -17,6 +20,7 @@ __all__ = [
     "Steps",
     "aggregate",
     "estimate",
+    "estimate_market",
     "preset",
     "steps_from_columns",
 ]
