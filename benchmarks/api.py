@@ -14,7 +14,10 @@
    processes, the same for revalidations (``If-None-Match`` -> 304); baseline: one
    sequential httpx client.
 2. Liquidations written to the store one by one; the delay until each reaches a /ws client.
-3. End to end: simulated exchanges (binance + bybit, the toy source) -> the collector (in the
+3. 50 clients alternating the heatmap (bin) and the 24 h bars for 15 s, first with no
+   writer (the baseline), then while a writer stores 100 liquidations/s into the store (as
+   a collector does): p50/p99 per view and the server's RSS (start, peak, end).
+4. End to end: simulated exchanges (binance + bybit, the toy source) -> the collector (in the
    API's process) -> the store -> the API's /ws. Delay from the simulated exchange writing a
    liquidation frame to its socket (wall clock, stamped in the server's sent log) to its
    arrival at a websockets client of /ws.
@@ -52,6 +55,7 @@ DAYS = 30
 CLIENTS = 50
 REQUESTS = 500
 LIVE_EVENTS = 30
+WRITE_RATE = 100  # liquidations per second stored while the API is under load
 PARAMS = {"symbol": "BTCUSDT", "range": "30d", "interval": "1m", "width": 1500, "height": 600}
 SERVER_PID: int | None = None  # the API server process, for its CPU time
 E2E_SECONDS = 40.0
@@ -228,6 +232,113 @@ async def _heatmap(base: str, fmt: str) -> dict[str, float]:
                 p + "304_rps": round(len(lat) / wall, 1),
             }
         )
+    return out
+
+
+def _rss_mb(pid: int | None) -> float:
+    """Resident memory of process ``pid`` in MB (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    return float("nan")
+
+
+class _Writer(threading.Thread):
+    """A collector's write load: ``rate`` liquidations per second into the store, in batches
+    every 100 ms (as the collector batches), stamped now."""
+
+    def __init__(self, db: Path, rate: int) -> None:
+        super().__init__(daemon=True)
+        self.db, self.rate = db, rate
+        self.stop = threading.Event()
+        self.written = 0
+
+    def run(self) -> None:
+        per_batch = max(1, self.rate // 10)
+        with SqliteStore(self.db) as store:
+            while not self.stop.is_set():
+                t = time.perf_counter()
+                now = int(time.time() * 1000)
+                rows = [
+                    Liquidation("binance", "BTCUSDT", now + i, Side.LONG if i % 2 else Side.SHORT,
+                                0.01, 60_000.0 + i, PriceKind.AVERAGE_FILL, 600.0 + i, True)
+                    for i in range(per_batch)
+                ]  # fmt: skip
+                self.written += store.write_liquidations(rows)
+                self.stop.wait(max(0.0, 0.1 - (time.perf_counter() - t)))
+
+
+async def _mixed(base: str, seconds: float) -> dict[str, list[float]]:
+    """CLIENTS keep-alive clients for ``seconds``, each alternating the UI's two heaviest
+    views: the 30-day heatmap (bin, gzip) and the 24 h bars (1 h)."""
+    url = httpx.URL(base)
+    targets = {
+        "heatmap_bin": "/api/heatmap?" + urllib.parse.urlencode({**PARAMS, "format": "bin"}),
+        "bars": "/api/liquidations/bars?"
+        + urllib.parse.urlencode({"symbol": "BTCUSDT", "range": "24h", "interval": "1h"}),
+    }
+    lat: dict[str, list[float]] = {k: [] for k in targets}
+    async with httpx.AsyncClient(base_url=base, timeout=600) as warm:  # not measured
+        for target in targets.values():
+            (await warm.get(target)).raise_for_status()
+    stop = time.perf_counter() + seconds
+
+    async def client(k: int) -> None:
+        c = _RawClient(url.host, url.port or 80)
+        names = list(targets)
+        try:
+            i = k
+            while time.perf_counter() < stop:
+                name = names[i % 2]
+                t = time.perf_counter()
+                status, _n = await c.get(targets[name], {"accept-encoding": "gzip"})
+                lat[name].append(time.perf_counter() - t)
+                if status != 200:
+                    raise RuntimeError(f"{name}: status {status}")
+                i += 1
+        finally:
+            await c.close()
+
+    await asyncio.gather(*(client(k) for k in range(CLIENTS)))
+    return lat
+
+
+def _under_writer(base: str, db: Path, seconds: float = 15.0) -> dict[str, float]:
+    """p99 of heatmap (bin) and bars for 50 clients with no writer (the baseline) and while
+    a writer stores WRITE_RATE liquidations/s; the server's RSS before, peak and after."""
+    out: dict[str, float] = {"writer_liquidations_per_s": WRITE_RATE}
+    rss0 = _rss_mb(SERVER_PID)
+    for phase in ("no_writer", "writer"):
+        writer = _Writer(db, WRITE_RATE) if phase == "writer" else None
+        if writer is not None:
+            writer.start()
+            time.sleep(1.0)  # the writer's rows are being stored when the load starts
+        peak = [_rss_mb(SERVER_PID)]
+        done = threading.Event()
+
+        def sample(done: threading.Event, peak: list[float]) -> None:
+            while not done.wait(0.5):
+                peak.append(_rss_mb(SERVER_PID))
+
+        sampler = threading.Thread(target=sample, args=(done, peak), daemon=True)
+        sampler.start()
+        lat = asyncio.run(_mixed(base, seconds))
+        done.set()
+        sampler.join()
+        if writer is not None:
+            writer.stop.set()
+            writer.join(10)
+            out["writer_rows_stored"] = writer.written
+        for name, values in lat.items():
+            out[f"{phase}_{name}_requests"] = len(values)
+            out[f"{phase}_{name}_p50_ms"] = _ms(_pct(values, 0.5))
+            out[f"{phase}_{name}_p99_ms"] = _ms(_pct(values, 0.99))
+        out[f"{phase}_server_rss_peak_mb"] = max(peak)
+    out["server_rss_start_mb"] = rss0
+    out["server_rss_end_mb"] = _rss_mb(SERVER_PID)
     return out
 
 
@@ -428,6 +539,7 @@ def main() -> None:
         i = sys.argv.index("--serve")
         _serve(sys.argv[i + 1], int(sys.argv[i + 2]))
         return
+    quick = "--writer-only" in sys.argv  # only phase 3 (and a shorter history fill)
     if "--e2e-only" in sys.argv:
         print(json.dumps({"benchmark": "api", **_exchange_to_ws()}))
         return
@@ -448,15 +560,19 @@ def main() -> None:
         try:
             figures: dict[str, Any] = {"clients": CLIENTS, "server": "own process"}
             figures.update({f"uvicorn_{k}": v for k, v in _uvicorn_options().items()})
-            for fmt in ("json", "bin"):
+            for fmt in () if quick else ("json", "bin"):
                 f = asyncio.run(_heatmap(f"http://127.0.0.1:{port}", fmt))
                 print(f"heatmap {fmt}: {f}", file=sys.stderr)
                 figures.update(f)
-            figures.update(asyncio.run(_live(f"127.0.0.1:{port}", db)))
+            w = _under_writer(f"http://127.0.0.1:{port}", db)
+            print(f"50 clients, writer {WRITE_RATE}/s: {w}", file=sys.stderr)
+            figures.update(w)
+            if not quick:
+                figures.update(asyncio.run(_live(f"127.0.0.1:{port}", db)))
         finally:
             proc.terminate()
             proc.wait(20)
-    if "--no-e2e" not in sys.argv:
+    if "--no-e2e" not in sys.argv and not quick:
         e2e = _exchange_to_ws()
         print(f"exchange -> ws: {e2e}", file=sys.stderr)
         figures.update(e2e)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
@@ -139,6 +142,36 @@ def main() -> None:
     )
     print(f"snapshots: {res.snapshots.nbytes / 2**20:.0f} MB; peak RSS {rss_engine:.0f} MB")
     print(f"live/OI at the end: long {inv[-1, 0]:.3f} short {inv[-1, 1]:.3f}")
+    lo, hi = np.nanmin(inv[1:], axis=0), np.nanmax(inv[1:], axis=0)
+    print(
+        f"live/OI over the year: long [{lo[0]:.3f}, {hi[0]:.3f}] short [{lo[1]:.3f}, {hi[1]:.3f}]"
+    )
+    t0 = time.perf_counter()
+    for sel in (None, "long", "short"):
+        res.heatmap(sides=sel)
+    res.heatmap(tiers=(25.0, 50.0, 100.0))
+    hm_s = (time.perf_counter() - t0) / 4
+    print(f"Heatmap.heatmap(): {hm_s * 1000:.0f} ms per call (mean of 4 tier/side selections)")
+    t0 = time.perf_counter()
+    v1 = estimate(steps, replace(cfg, book="net"), ratios=ratios, grid=grid)
+    v1_s = time.perf_counter() - t0
+    v1_inv = v1.invariant()[1]
+    # the kernels release the GIL: four markets in two threads vs one after the other
+    parts = [steps.slice(k * n // 4, (k + 1) * n // 4) for k in range(4)]
+    t0 = time.perf_counter()
+    for part in parts:
+        estimate(part, cfg, ratios=ratios, grid=grid)
+    serial_s = time.perf_counter() - t0
+    with ThreadPoolExecutor(2) as pool:
+        t0 = time.perf_counter()
+        list(pool.map(lambda st: estimate(st, cfg, ratios=ratios, grid=grid), parts))
+        threads_s = time.perf_counter() - t0
+    print(
+        f"4 quarter-year markets: serial {serial_s:.3f} s, 2 threads {threads_s:.3f} s "
+        f"({serial_s / threads_s:.2f}x; nogil kernels, {os.cpu_count()} cores shared)"
+    )
+    print(f"v1 (book=net): build {v1_s:.3f} s; live/OI at the end: long {v1_inv[-1, 0]:.3f} "
+          f"short {v1_inv[-1, 1]:.3f}")  # fmt: skip
 
     nb = min(args.baseline_steps, n)
     t0 = time.perf_counter()
@@ -173,6 +206,13 @@ def main() -> None:
                 "speedup_vs_numpy": round(base_year_s / build_s, 1),
                 "peak_rss_mb_total": round(peak_rss_mb(), 1),
                 "ratio_source": ratio_source,
+                "heatmap_call_ms": round(hm_s * 1000, 1),
+                "live_over_oi_min": [round(float(x), 4) for x in lo],
+                "live_over_oi_max": [round(float(x), 4) for x in hi],
+                "v1_build_s": round(v1_s, 4),
+                "four_markets_serial_s": round(serial_s, 4),
+                "four_markets_2_threads_s": round(threads_s, 4),
+                "v1_live_over_oi_end": [round(float(x), 4) for x in v1_inv[-1]],
             }
         )
     )

@@ -1,17 +1,56 @@
-"""End to end: ``liqscope demo`` starts the simulated venues, pre-fills, collects and serves."""
+"""End to end: ``liqscope demo`` starts the simulated venues, pre-fills, collects and serves,
+and its live window tells the story: alerts name a dense zone before price gets there.
+
+One demo runs for the module (about 40 s): short history, high speed, the flush a few
+simulated minutes after live start. Everything is polled with deadlines."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
+import pytest
+from typer.testing import CliRunner
 
-# Venues whose candles the demo collects (OKX's come from REST polling).
-CANDLE_VENUES = ("binance", "bybit", "okx")
+from liqscope.cli import commands
+from liqscope.domain.intervals import MINUTE_MS
+from liqscope.domain.registry import native_symbol
+from liqscope.signals.storage import SignalStore
+from liqscope.store import open_store
+
+BIN = Path(sys.executable).parent / "liqscope"
+VENUES = {"binance", "bybit", "okx", "hyperliquid"}
+# Venues with a liquidation feed and open-interest history (Hyperliquid has neither).
+FULL_VENUES = ("binance", "bybit", "okx")
+SYMBOLS = {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
+SPEED = 60.0  # simulated seconds per wall second
+FLUSH_IN_MIN = 10  # simulated minutes from live start to the flush (10 s of wall time)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Demo:
+    proc: subprocess.Popen[str]
+    url: str
+    home: Path
+    env: dict[str, str]
+
+    def pointer(self) -> dict[str, Any]:
+        return dict(json.loads((self.home / "demo-running.json").read_text()))
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
 
 
 def free_port() -> int:
@@ -20,57 +59,155 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_serves_all_three_venues_with_live_data(tmp_path: Path) -> None:
+def wait_for(what: str, check: Callable[[], T | None], demo: Demo, seconds: float) -> T:
+    """Poll ``check`` until it returns a value (not None) or the deadline passes."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and demo.running():
+        try:
+            got = check()
+        except (httpx.HTTPError, OSError, ValueError):
+            got = None
+        if got is not None:
+            return got
+        time.sleep(0.25)
+    pytest.fail(f"{what}: not seen within {seconds:g} s (demo running: {demo.running()})")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    home = tmp_path_factory.mktemp("home")
     port = free_port()
+    env = {**os.environ, "LIQSCOPE_HOME": str(home)}
     cmd = [
-        str(Path(sys.executable).parent / "liqscope"), "demo", "--port", str(port),
-        "--days", "1", "--speed", "30", "--run-for", "40", "--db", str(tmp_path / "d.sqlite"),
+        str(BIN), "demo", "--port", str(port), "--days", "0.3", "--speed", str(SPEED),
+        "--flush-in", str(FLUSH_IN_MIN), "--run-for", "300",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    markets: dict[str, dict[str, object]] = {}
-    first_age: dict[str, float] = {}
+    # --run-for is only a safety net: the fixture stops the demo (Ctrl-C) when the tests end
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    d = Demo(proc, f"http://127.0.0.1:{port}", home, env)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                status = httpx.get(f"{url}/api/status", timeout=5).json()
-            except httpx.HTTPError:
-                time.sleep(1)
-                continue
-            markets = {m["venue"]: m for m in status["markets"]}
-            ready = (
-                len(markets) == 3
-                and all(int(m["liquidations"]) > 0 for m in markets.values())
-                and all(
-                    int(markets[v]["candles"]) > 0 and int(markets[v]["oi_points"]) > 0
-                    for v in CANDLE_VENUES
-                )
-            )
-            if ready:
-                break
-            time.sleep(1)
-        assert set(markets) == {"binance", "bybit", "okx"}, markets
-        for venue, m in markets.items():
-            assert int(m["liquidations"]) > 0, venue
-            first_age[venue] = float(str(m["last_ts"] or 0))
-        for venue in CANDLE_VENUES:
-            assert int(markets[venue]["candles"]) > 0, venue
-        assert markets["binance"]["lower_bound"] is True
-        assert markets["bybit"]["lower_bound"] is False
-        heat = httpx.get(
-            f"{url}/api/heatmap",
-            params={"symbol": "BTCUSDT", "venues": "all", "range": "12h", "width": 80},
-            timeout=60,
-        )
-        assert heat.status_code == 200
-        assert sum(map(sum, heat.json()["z"])) > 0, heat.json().get("note")
-        page = httpx.get(url, timeout=10)
-        assert page.status_code == 200 and "plotly" in page.text.lower()
-        time.sleep(5)  # live data keeps flowing: newer candles arrive
-        later = {m["venue"]: m for m in httpx.get(f"{url}/api/status", timeout=5).json()["markets"]}
-        assert float(str(later["binance"]["last_ts"])) > first_age["binance"]
+        yield d
     finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C does: a clean stop
         out, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, out
-    assert "open http://127.0.0.1" in out
+    assert "open http://127.0.0.1" in out and "list alerts: liqscope alerts" in out, out
+    assert "the cascade starts at" in out, out
+    assert not (home / "demo-running.json").exists(), "the pointer outlived the demo"
+
+
+def warned_before_reached(
+    alert: dict[str, Any], db: Path, live_ms: int
+) -> tuple[float, float, int] | None:
+    """``(zone low, zone high, minute price first reached it)`` when the alert's nearest
+    cluster was not touched between live start and the alert's minute and stored candles
+    of the alert's venue reach it later; else None."""
+    cluster = alert["details"]["clusters"][0]["cluster"]  # the nearest (ProximityWarning)
+    low, high, long_side = float(cluster["low"]), float(cluster["high"]), cluster["side"] == "long"
+    native = native_symbol(alert["venue"], alert["symbol"])
+    with open_store(db, readonly=True) as store:
+        bars = store.candles(alert["venue"], native, MINUTE_MS, live_ms, 2**62)
+    if not bars:
+        return None
+
+    def inside(b: Any) -> bool:
+        return bool(b.low <= high) if long_side else bool(b.high >= low)
+
+    before = [b for b in bars if b.ts <= alert["ts"]]
+    after = [b for b in bars if b.ts > alert["ts"]]
+    if not before or before[-1].ts != alert["ts"] or any(inside(b) for b in before):
+        return None  # (the alert's price is its minute's close: outside the zone)
+    hit = next((b.ts for b in after if inside(b)), None)
+    return None if hit is None else (low, high, hit)
+
+
+def test_an_alert_names_the_zone_before_price_reaches_it(demo: Demo) -> None:
+    pointer = wait_for("the demo's pointer file", demo.pointer, demo, 60)
+    live_ms, flush_ms = int(pointer["live_start_ms"]), int(pointer["event_start_ms"])
+    assert flush_ms - live_ms == FLUSH_IN_MIN * MINUTE_MS
+    db = Path(pointer["db"])
+
+    def story() -> tuple[dict[str, Any], tuple[float, float, int]] | None:
+        with SignalStore(db, readonly=True) as st:
+            alerts = st.alerts(limit=500, rule_id="near-cluster", since_ms=live_ms)
+        for a in sorted(alerts, key=lambda a: a["ts"]):
+            got = warned_before_reached(a, db, live_ms)
+            if got is not None:
+                return a, got
+        return None
+
+    alert, (low, high, hit_ms) = wait_for("an alert before its zone is hit", story, demo, 90)
+    assert live_ms <= alert["ts"] < hit_ms
+    assert alert["symbol"] in SYMBOLS
+    assert low < high
+    # the story plays in the live window: the flush is what takes price there
+    assert hit_ms >= live_ms
+
+
+def status_markets(demo: Demo) -> dict[tuple[str, str], dict[str, Any]]:
+    status = httpx.get(f"{demo.url}/api/status", timeout=5).json()
+    return {(m["venue"], m["symbol"]): m for m in status["markets"]}
+
+
+def collecting(markets: dict[tuple[str, str], dict[str, Any]]) -> bool:
+    """Every venue has markets of the three coins; the full venues have liquidations,
+    candles and open interest for each of them."""
+    by_venue = {v for v, _ in markets}
+    full = [m for (v, _), m in markets.items() if v in FULL_VENUES]
+    return (
+        by_venue == VENUES
+        and len(full) >= 8  # 3 coins on binance and bybit, 2 on okx
+        and all(
+            int(m["liquidations"]) > 0 and int(m["candles"]) > 0 and int(m["oi_points"]) > 0
+            for m in full
+        )
+    )
+
+
+def test_demo_serves_three_coins_on_four_venues_with_live_data(demo: Demo) -> None:
+    markets = wait_for(
+        "all venues collecting",
+        lambda: m if collecting(m := status_markets(demo)) else None,
+        demo,
+        60,
+    )
+    assert markets[("binance", "BTCUSDT")]["lower_bound"] is True
+    assert markets[("bybit", "BTCUSDT")]["lower_bound"] is False
+    for symbol in sorted(SYMBOLS):
+        heat = httpx.get(
+            f"{demo.url}/api/heatmap",
+            params={"symbol": symbol, "venues": "all", "range": "12h", "width": 80},
+            timeout=60,
+        )
+        assert heat.status_code == 200, heat.text
+        assert sum(map(sum, heat.json()["z"])) > 0, (symbol, heat.json().get("note"))
+    page = httpx.get(demo.url, timeout=10)
+    assert page.status_code == 200 and "plotly" in page.text.lower()
+    # live data keeps flowing: a newer candle arrives
+    first = int(markets[("binance", "BTCUSDT")]["last_ts"] or 0)
+    wait_for(
+        "a newer binance candle",
+        lambda: (
+            True
+            if int(status_markets(demo)[("binance", "BTCUSDT")]["last_ts"] or 0) > first
+            else None
+        ),
+        demo,
+        30,
+    )
+
+
+def test_status_and_alerts_find_the_running_demo_without_flags(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wait_for("the demo's pointer file", demo.pointer, demo, 60)
+    db = demo.pointer()["db"]
+    monkeypatch.setenv("LIQSCOPE_HOME", str(demo.home))
+    for cmd in (["status", "--json"], ["alerts", "--json", "--limit", "5"]):
+        out = CliRunner().invoke(commands(), cmd)
+        assert out.exit_code == 0, out.output
+        assert f"using the running demo's store {db}" in out.stderr
+        json.loads(out.stdout)  # stdout stays plain JSON

@@ -5,48 +5,20 @@ stored alerts. The screenshot goes to artifacts/screenshots/scorecard.png."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+# the browser tests' launch settings and server harness (one copy, in test_ui_browser)
+from test_ui_browser import ARGS, CHROMIUM, MINUTE, SHOTS, _Server, sync_api
+
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-MINUTE = 60_000
-
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     from liqscope.api.app import Settings, create_app
     from liqscope.signals.storage import SignalStore
     from liqscope.sim.synthetic import fill_store
@@ -70,27 +42,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             }
         )
     app = create_app(Settings(db_path=str(db), poll_s=0.1))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        th.join(10)
+    with _Server(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(served: str) -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
         pg = ctx.new_page()
         pg.errors = []  # console errors and page errors seen
         pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)

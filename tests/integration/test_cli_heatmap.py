@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import liqscope.cli as cli
+from liqscope.model.config import MODEL_VERSION
 
 
 def write_steps(path: Path, n: int = 400, *, venue: bool = True) -> Path:
@@ -35,7 +36,7 @@ def write_steps(path: Path, n: int = 400, *, venue: bool = True) -> Path:
 def run_cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str, str]:
-    assert "heatmap" in cli.COMMAND_MODULES
+    assert {"heatmap", "map", "check", "chart", "alerts", "demo"} <= set(cli.command_names())
     monkeypatch.setattr(sys, "argv", ["liqscope", *args])
     code = 0
     try:
@@ -102,10 +103,10 @@ def test_grid_exports_sum_to_the_grid(
         assert tab.column_names == ["ts", "price", "usd"]
         total = float(np.sum(tab.column("usd").to_numpy()))
         meta = json.loads(tab.schema.metadata[b"liqscope"])
-        assert meta["units"] == "USD" and meta["model_version"] == "1"
+        assert meta["units"] == "USD" and meta["model_version"] == MODEL_VERSION
     else:
         doc = json.loads(out.read_text())
-        assert doc["units"] == "USD" and doc["model_version"] == "1"
+        assert doc["units"] == "USD" and doc["model_version"] == MODEL_VERSION
         assert doc["leverages"] == [25.0, 50.0, 100.0]
         assert len(doc["bucket_edges"]) == len(doc["values"][0]) + 1
         assert len(doc["columns_ts"]) == len(doc["values"]) <= 64
@@ -268,8 +269,10 @@ def test_heatmap_reads_the_store_without_input(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--venue", "binance"], "--venue and --symbol"),
-        (["--venue", "binance", "--symbol", "ETHUSDT"], "no candles stored"),
+        (["--venue", "binance"], "--symbol"),
+        (["--venue", "binance", "--symbol", "ETHUSDT"], "no candles for ETHUSDT on binance"),
+        (["--symbol", "ETHUSDT"], "no candles stored for ETHUSDT"),
+        (["--venue", "okx", "--symbol", "BTCUSDT"], "stored on: binance"),
     ],
 )
 def test_heatmap_from_store_errors(

@@ -95,3 +95,29 @@ def test_unknown_venue_is_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert res.stderr.strip().startswith("error: unknown venue")
     assert "Traceback" not in res.stderr
+
+
+def test_a_collector_that_dies_ends_the_command_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, ``collect`` waited only for a signal or --duration: a dead collector task left
+    the process up (printing frozen status lines) forever."""
+    import asyncio
+
+    from liqscope.cli.collect import _run
+    from liqscope.domain.errors import StoreError
+    from liqscope.ingest.collector import Collector, CollectorSpec
+    from liqscope.store.sqlite import SqliteStore
+
+    class GoneStore(SqliteStore):
+        def last_messages(self, venue: str) -> dict[str, int]:
+            raise StoreError(f"store {self.path}: read failed: disk I/O error")
+
+    store = GoneStore(tmp_path / "g.sqlite")
+    url = "ws://127.0.0.1:9"
+    collector = Collector([CollectorSpec("binance", ("BTCUSDT",), None, url, url)], store)
+    code = asyncio.run(asyncio.wait_for(_run(collector, None, False, 0), 20))
+    store.close()
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: collector stopped: store {store.path}: read failed: disk I/O error"]

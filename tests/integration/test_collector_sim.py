@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from liqscope.cli.app import app
+from liqscope.cli.status import history_missing
 from liqscope.domain.events import Candle
 from liqscope.domain.registry import instrument
 from liqscope.ingest.collector import Collector, CollectorConfig, CollectorSpec
@@ -31,7 +35,12 @@ from liqscope.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
 
-SYMBOLS = {"binance": ("BTCUSDT", "ETHUSDT"), "bybit": ("BTCUSDT",), "okx": ("BTC-USDT-SWAP",)}
+SYMBOLS = {
+    "binance": ("BTCUSDT", "ETHUSDT"),
+    "bybit": ("BTCUSDT",),
+    "okx": ("BTC-USDT-SWAP",),
+    "hyperliquid": ("BTC",),
+}
 START_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 PX = {"BTC": 100_000.0, "ETH": 3_000.0}
 
@@ -168,14 +177,18 @@ def running(sims: SimExchanges) -> Iterator[SimExchanges]:
 
 
 class Driver:
-    """Moves manual simulated time forward in the background (sim time x5 wall)."""
+    """Moves manual simulated time forward in the background (sim time x5 wall).
+
+    ``stop`` lets the step in progress finish (a cancelled ``to_thread`` would keep advancing
+    the clock behind the test's back)."""
 
     def __init__(self, sims: SimExchanges, step_ms: int = 250, every_s: float = 0.05) -> None:
         self.sims, self.step_ms, self.every_s = sims, step_ms, every_s
         self.task: asyncio.Task[None] | None = None
+        self.stopping = False
 
     async def _run(self) -> None:
-        while True:
+        while not self.stopping:
             await asyncio.to_thread(self.sims.advance, self.step_ms)
             await asyncio.sleep(self.every_s)
 
@@ -184,9 +197,8 @@ class Driver:
 
     async def stop(self) -> None:
         assert self.task is not None
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        self.stopping = True
+        await self.task
 
 
 def test_every_sent_liquidation_stored_once_across_faults(tmp_path: Path) -> None:
@@ -457,6 +469,10 @@ def test_okx_candles_backfilled_then_polled_over_rest(tmp_path: Path) -> None:
         failed_at = latest()
         await until(lambda: latest() >= failed_at + 2 * 60_000, 15, "polling after the failure")
         await driver.stop()
+        # Land mid-minute: the venue serves an open candle only once a trade is in it, and the
+        # waits above end right after a minute closed (the race that made this test flaky).
+        now = sims.clock.now_ms()
+        await asyncio.to_thread(sims.advance, (30_000 - now % 60_000) % 60_000 or 60_000)
         polls = collector.stats.candle_polls
         await until(lambda: collector.stats.candle_polls > polls + 1, 10, "a final poll")
         await until(lambda: _rest_idle(collector), 10, "REST jobs")
@@ -483,4 +499,96 @@ def test_okx_candles_backfilled_then_polled_over_rest(tmp_path: Path) -> None:
     gaps = [g for g in store.gaps("okx") if g.stream == "candles:1m"]
     assert gaps and all("polling failed" in g.reason and g.backfilled for g in gaps), gaps
     assert store.integrity_check() == ["ok"]
+    store.close()
+
+
+def test_open_interest_starts_at_the_history_window_for_every_venue(tmp_path: Path) -> None:
+    """Live OI ticks are stored before the start-up backfill runs (the first REST request of
+    each venue waits out a 429), yet every venue with OI history has OI from the start of the
+    backfill window, not from the live start; a venue without it is labelled in ``status``."""
+    venues = ("binance", "bybit", "okx", "hyperliquid")
+    sims = make_sims(venues, manual=True)
+    db = tmp_path / "h.sqlite"
+    store = SqliteStore(db)
+    days = 0.02
+    window_start = START_MS - int(days * 86_400_000)
+
+    async def main() -> Collector:
+        for v in venues:
+            sims[v].inject(Fault(FaultKind.HTTP_429, seconds=1.0, count=1))
+        collector = Collector(
+            specs(sims, venues), store, sims.clock, fast_config(backfill_days=days)
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop))
+        driver = Driver(sims)
+        driver.start()
+        await until(
+            lambda: all(store.open_interest(v, SYMBOLS[v][0], START_MS, 2**62) for v in venues),
+            10,
+            "live open interest",
+        )
+        await asyncio.sleep(1.5)  # the 429s' Retry-After, then the backfill
+        await driver.stop()
+        await until(lambda: _rest_idle(collector), 15, "REST jobs")
+        stop.set()
+        await task
+        return collector
+
+    with running(sims):
+        collector = asyncio.run(asyncio.wait_for(main(), 60))
+    with_history = {"binance", "bybit", "okx"}  # OKX: the rubik endpoint
+    missing = history_missing(store.gaps())
+    for v in venues:
+        for symbol in SYMBOLS[v]:
+            oi = store.open_interest(v, symbol, 0, 2**62)
+            assert oi, (v, symbol)
+            if v in with_history:
+                # from the window start (aligned to the 5m period), not from the live start
+                assert oi[0].ts <= window_start + 5 * 60_000, (v, symbol, oi[0].ts - START_MS)
+                assert (v, symbol, "open_interest") not in missing
+            else:
+                assert oi[0].ts >= START_MS  # nothing before the live start...
+                assert (v, symbol, "open_interest") in missing  # ...and status says so
+                assert f"{v} {symbol}" in collector.stats.oi_history_missing
+    store.close()
+    out = CliRunner().invoke(app, ["status", "--json", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    streams = {(r["venue"], r["symbol"], r["stream"]): r for r in json.loads(out.output)["streams"]}
+    assert streams[("hyperliquid", "BTC", "open_interest")]["history_missing"]
+    assert streams[("bybit", "BTCUSDT", "open_interest")]["history_missing"] is None
+
+
+def test_a_silence_shorter_than_the_stall_timeout_is_a_gap(tmp_path: Path) -> None:
+    """A 1 s stall (dropping frames) under a 10 s stall timeout: no reconnect, but the marks
+    stream missed its cadence and the span is a recorded gap (there was none before)."""
+    venues = ("binance",)
+    sims = make_sims(venues, manual=True)
+    store = SqliteStore(tmp_path / "c.sqlite")
+    cfg = fast_config(
+        stall_timeout_s=10.0, backfill=False, oi_poll_s=None, cadence_gap_s={"marks": 2.5}
+    )
+
+    async def main() -> Collector:
+        collector = Collector(specs(sims, venues), store, sims.clock, cfg)
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop))
+        driver = Driver(sims)
+        driver.start()
+        await until(lambda: len(sims["binance"].sent) >= 10, 10, "first liquidations")
+        assert store.gaps() == []
+        sims["binance"].inject(Fault(FaultKind.STALL, seconds=1.0, drop=True))
+        await asyncio.sleep(2.5)
+        await driver.stop()
+        await settle(collector)
+        stop.set()
+        await task
+        return collector
+
+    with running(sims):
+        collector = asyncio.run(asyncio.wait_for(main(), 40))
+    assert collector.supervisors[0].stats.disconnects == 0  # the connection never dropped
+    gaps = [g for g in store.gaps("binance") if g.stream == "marks"]
+    assert {g.symbol for g in gaps} == {"BTCUSDT", "ETHUSDT"}, store.gaps()
+    assert all("no marks for" in g.reason and g.end_ms - g.start_ms > 2_500 for g in gaps)
     store.close()

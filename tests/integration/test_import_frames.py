@@ -60,3 +60,21 @@ def test_venue_needed_when_name_does_not_say(store: SqliteStore, tmp_path: Path)
     path.write_bytes(b"{}\n")
     with pytest.raises(InputError, match="--venue"):
         import_file(store, path)
+
+
+@pytest.mark.parametrize("value", ['"Infinity"', '"1e400"', '"0"', '"-3"'])
+def test_frame_with_an_absurd_value_names_line_and_field(
+    store: SqliteStore, tmp_path: Path, value: str
+) -> None:
+    ok = (
+        '{"e":"forceOrder","E":1722816000100,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT",'
+        '"f":"IOC","q":"0.5","p":"59000","ap":"59100","X":"FILLED","l":"0.5","z":"0.5",'
+        '"T":1722816000000}}'
+    )
+    bad = ok.replace('"ap":"59100"', f'"ap":{value}')
+    path = tmp_path / "binance-forceorder.jsonl"
+    path.write_text(ok + "\n" + bad + "\n")
+    with pytest.raises(InputError, match=rf"{path.name}:2: .*price") as err:
+        import_file(store, path)
+    assert "\n" not in str(err.value)
+    assert store.liquidations(["binance"], None, 0, 2**62) == []

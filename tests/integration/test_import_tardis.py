@@ -96,3 +96,41 @@ def test_ambiguous_name_and_bad_side(store: SqliteStore, tmp_path: Path) -> None
     with pytest.raises(InputError, match=r"bybit_liquidations_2024-08-05_BTCUSDT.csv:3: side"):
         import_file(store, bad)
     assert store.counts()["liquidations"] == 0
+
+
+@pytest.mark.parametrize(
+    ("ts_us", "price", "amount", "field"),
+    [
+        (str(US), "0", "1", "price"),
+        (str(US), "-5", "1", "price"),
+        (str(US), "60000", "0", "amount"),
+        ("-1", "60000", "1", "ts"),
+        ("0", "60000", "1", "ts"),
+        (str(10**17 * 1000), "60000", "1", "ts"),  # 10^17 ms
+        (str((2**63 + 5) * 1000), "60000", "1", "ts"),  # overflowed SQLite before
+    ],
+)
+def test_absurd_values_exit_2_naming_file_line_and_field(
+    tmp_path: Path, ts_us: str, price: str, amount: str, field: str
+) -> None:
+    """``liqscope import`` stored Inf rows and died with an OverflowError traceback before."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bybit_liquidations_2024-08-05_BTCUSDT.csv"
+    good = f"bybit,BTCUSDT,{US},{US},,buy,60000,1"
+    path.write_text("\n".join([HEADER, good, f"bybit,BTCUSDT,{ts_us},{US},,sell,{price},{amount}"]))
+    db = tmp_path / "x.sqlite"
+    res = subprocess.run(
+        [sys.executable, "-c", "from liqscope.cli import main; main()", "import", str(path),
+         "--db", str(db)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, res.stderr
+    assert f"{path}:3:" in errors[0] and field in errors[0], errors[0]
+    s = SqliteStore(db)
+    assert s.liquidations(["bybit"], None, 0, 2**62) == []  # nothing of the file stored
+    s.close()

@@ -184,7 +184,7 @@ def test_rest_open_interest_and_history(sim: SimExchanges) -> None:
     ).json()
     assert len(rows) == 6
     stamps = [int(r["timestamp"]) for r in rows]
-    assert all(isinstance(r["timestamp"], str) for r in rows)
+    assert all(isinstance(r["timestamp"], int) for r in rows)  # a number, as on the venue
     assert all(b - a == 300_000 for a, b in itertools.pairwise(stamps))
     assert stamps[-1] <= now and stamps[-1] % 300_000 == 0
     for r in rows:
@@ -226,9 +226,14 @@ def test_rest_agg_trades(sim: SimExchanges) -> None:
         params={"symbol": "BTCUSDT", "fromId": rows[3]["a"], "limit": 2},
     ).json()
     assert nxt == rows[3:5]
-    bad = httpx.get(
+    hour = httpx.get(  # exactly one hour is accepted, as on the venue (ccxt asks for it)
         f"{rest}/fapi/v1/aggTrades",
         params={"symbol": "BTCUSDT", "startTime": t0, "endTime": t0 + 3_600_000},
+    )
+    assert hour.status_code == 200 and hour.json()[0]["T"] >= t0
+    bad = httpx.get(
+        f"{rest}/fapi/v1/aggTrades",
+        params={"symbol": "BTCUSDT", "startTime": t0, "endTime": t0 + 3_600_001},
     )
     assert bad.status_code == 400 and bad.json()["code"] == -1127
     bad = httpx.get(f"{rest}/fapi/v1/aggTrades", params={"symbol": "BTCUSDT", "limit": 1001})
@@ -246,3 +251,63 @@ def test_exchange_info(sim: SimExchanges) -> None:
     assert sym["symbol"] == "BTCUSDT" and sym["contractType"] == "PERPETUAL"
     assert {f["filterType"] for f in sym["filters"]} >= {"PRICE_FILTER", "LOT_SIZE"}
     assert isinstance(sym["maintMarginPercent"], str)
+
+
+def test_split_paths_trade_ticker_and_book_streams(sim: SimExchanges) -> None:
+    """ccxt.pro's URLs (/market/ws/<n>, /public/ws/<n>) and the market-data streams."""
+    base = sim.urls()["binance"].ws
+    streams = ["btcusdt@trade", "btcusdt@miniTicker", "btcusdt@bookTicker", "btcusdt@depth@100ms"]
+
+    async def run() -> tuple[Any, list[Any]]:
+        async with websockets.connect(f"{base}/public/ws/3") as ws:
+            await ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": streams, "id": 7}))
+            ack = orjson.loads(await asyncio.wait_for(ws.recv(), 2))
+            sim.advance(5_000)
+            return ack, await drain(ws)
+
+    t0 = sim.clock.now_ms() + 1
+    ack, msgs = asyncio.run(run())
+    assert ack == {"result": None, "id": 7}
+    by = {
+        e: [m for m in msgs if m.get("e") == e]
+        for e in ("trade", "24hrMiniTicker", "bookTicker", "depthUpdate")
+    }
+    tr = truth(t0, sim.clock.now_ms() + 1)
+    assert [m["T"] for m in by["trade"]] == [int(t) for t in tr.trade_ts]
+    assert all(m["X"] == "MARKET" and isinstance(m["t"], int) for m in by["trade"])
+    assert len(by["24hrMiniTicker"]) == 5 and float(by["24hrMiniTicker"][-1]["c"]) > 0
+    for m in by["bookTicker"]:
+        assert float(m["b"]) < float(m["a"])
+    depth = by["depthUpdate"]
+    assert len(depth) == 5 and all(d["pu"] == p["u"] for p, d in itertools.pairwise(depth))
+    snap = httpx.get(
+        f"{sim.urls()['binance'].rest}/fapi/v1/depth", params={"symbol": "BTCUSDT", "limit": 5}
+    ).json()
+    assert snap["lastUpdateId"] == depth[-1]["u"] and len(snap["bids"]) == 5
+    for path in ("/market/ws/0", "/market/stream?streams=btcusdt@ticker"):
+
+        async def opens(url: str = f"{base}{path}") -> bool:
+            async with websockets.connect(url):
+                return True
+
+        assert asyncio.run(opens()), path
+
+
+def test_rest_premium_index_ticker_and_mark_klines(sim: SimExchanges) -> None:
+    rest = sim.urls()["binance"].rest
+    now = sim.clock.now_ms()
+    p = httpx.get(f"{rest}/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()
+    assert p["symbol"] == "BTCUSDT" and p["time"] == now and float(p["markPrice"]) > 0
+    assert p["nextFundingTime"] % (8 * 3_600_000) == 0 and p["nextFundingTime"] > now
+    assert isinstance(httpx.get(f"{rest}/fapi/v1/premiumIndex").json(), list)
+    t = httpx.get(f"{rest}/fapi/v1/ticker/24hr", params={"symbol": "BTCUSDT"}).json()
+    i0, i1 = (int(x) for x in (t["firstId"], t["lastId"]))
+    assert t["count"] == i1 - i0 + 1 > 0 and float(t["lowPrice"]) <= float(t["lastPrice"])
+    rows = httpx.get(
+        f"{rest}/fapi/v1/markPriceKlines",
+        params={"symbol": "BTCUSDT", "interval": "1m", "limit": 3},
+    ).json()
+    assert len(rows) == 3 and rows[-1][0] == now // 60_000 * 60_000
+    marks = truth(rows[0][0], rows[0][0] + 60_000).mark_px
+    assert float(rows[0][4]) == pytest.approx(marks[-1], abs=0.01)
+    assert float(rows[0][2]) == pytest.approx(marks.max(), abs=0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -234,3 +235,98 @@ def test_okx_rest(sim: SimExchanges) -> None:
     assert tiers[0]["tier"] == "1" and all(isinstance(x["maxSz"], str) for x in tiers)
     bad = httpx.get(f"{rest}/api/v5/market/candles", params={"instId": "X-USDT-SWAP"}).json()
     assert bad["code"] != "0"
+
+
+def test_okx_lists_other_types_empty_and_serves_rubik_oi_history(sim: SimExchanges) -> None:
+    rest = sim.urls()["okx"].rest
+    inst = "BTC-USDT-SWAP"
+    for kind in ("SPOT", "OPTION", "FUTURES", "MARGIN"):
+        body = httpx.get(f"{rest}/api/v5/public/instruments", params={"instType": kind}).json()
+        assert body == {"code": "0", "msg": "", "data": []}, kind
+    bad = httpx.get(f"{rest}/api/v5/public/instruments", params={"instType": "MOON"}).json()
+    assert bad["code"] != "0"
+    url = f"{rest}/api/v5/rubik/stat/contracts/open-interest-history"
+    now = sim.clock.now_ms()
+    rows = httpx.get(url, params={"instId": inst, "period": "5m"}).json()["data"]
+    stamps = [int(r[0]) for r in rows]
+    assert stamps == sorted(stamps, reverse=True) and stamps[0] == now // 300_000 * 300_000
+    assert all(t % 300_000 == 0 and t >= ORIGIN for t in stamps)
+    for t, contracts, base, usd in rows:  # [ts, oi (contracts), oiCcy (base), oiUsd]
+        expected = 1000.0 + 0.5 * (int(t) - ORIGIN) / 1000.0  # the toy source's OI at t
+        assert float(base) == pytest.approx(expected) and float(
+            contracts
+        ) * CT_VAL == pytest.approx(expected)
+        assert float(usd) > 0
+    window = httpx.get(
+        url, params={"instId": inst, "period": "5m", "begin": stamps[5], "end": stamps[1]}
+    ).json()["data"]
+    assert [int(r[0]) for r in window] == stamps[2:5]  # both bounds exclusive
+    assert len(httpx.get(url, params={"instId": inst, "limit": 2}).json()["data"]) == 2
+    assert httpx.get(url, params={"instId": inst, "period": "7m"}).json()["code"] != "0"
+
+
+def test_bybit_honours_category_without_symbol_and_pages_risk_limits(sim: SimExchanges) -> None:
+    rest = sim.urls()["bybit"].rest
+    for path in ("instruments-info", "tickers"):
+        for category in ("spot", "inverse", "option"):
+            body = httpx.get(f"{rest}/v5/market/{path}", params={"category": category}).json()
+            assert body["retCode"] == 0 and body["result"]["list"] == [], (path, category)
+        linear = httpx.get(f"{rest}/v5/market/{path}", params={"category": "linear"}).json()
+        assert [r["symbol"] for r in linear["result"]["list"]] == ["BTCUSDT"]
+    ticker = linear["result"]["list"][0]
+    for key in (
+        "prevPrice24h",
+        "highPrice24h",
+        "lowPrice24h",
+        "volume24h",
+        "bid1Price",
+        "ask1Price",
+    ):
+        assert ticker[key] != "", key
+    assert float(ticker["bid1Price"]) < float(ticker["ask1Price"])
+    risk = httpx.get(f"{rest}/v5/market/risk-limit", params={"category": "linear"}).json()
+    assert risk["retCode"] == 0 and risk["result"]["list"][0]["symbol"] == "BTCUSDT"
+    assert risk["result"]["nextPageCursor"] == ""
+    again = httpx.get(
+        f"{rest}/v5/market/risk-limit", params={"category": "linear", "cursor": "BTCUSDT"}
+    ).json()
+    assert again["result"]["list"] == risk["result"]["list"]
+    bad = httpx.get(f"{rest}/v5/market/risk-limit", params={"category": "linear", "cursor": "x"})
+    assert bad.json()["retCode"] != 0
+
+
+def test_okx_candles_on_business_books_snapshot_then_updates(sim: SimExchanges) -> None:
+    host = sim.urls()["okx"].ws.removesuffix("/ws/v5/public")
+    inst = "BTC-USDT-SWAP"
+    candle = {"channel": "candle1m", "instId": inst}
+    books = {"channel": "books", "instId": inst}
+
+    async def run() -> tuple[Any, Any, list[Any], list[Any]]:
+        async with websockets.connect(f"{host}/ws/v5/public") as pub:
+            await pub.send(orjson.dumps({"op": "subscribe", "args": [candle]}))
+            refused = orjson.loads(await asyncio.wait_for(pub.recv(), 2))
+            await pub.send(orjson.dumps({"op": "subscribe", "args": [books]}))
+            async with websockets.connect(f"{host}/ws/v5/business") as biz:
+                await biz.send(orjson.dumps({"op": "subscribe", "args": [books]}))
+                wrong = orjson.loads(await asyncio.wait_for(biz.recv(), 2))
+                await biz.send(orjson.dumps({"op": "subscribe", "args": [candle]}))
+                sim.advance(3_000)
+                return refused, wrong, await drain(biz), await drain(pub)
+
+    refused, wrong, biz, pub = asyncio.run(run())
+    assert refused["event"] == "error" and wrong["event"] == "error"
+    bars = [m for m in biz if m.get("arg") == candle and "data" in m]
+    assert len(bars) == 3 and all(len(m["data"][0]) == 9 for m in bars)
+    book = [m for m in pub if m.get("arg") == books and "data" in m]
+    assert [m["action"] for m in book] == ["snapshot", "update", "update"]
+    assert book[0]["data"][0]["prevSeqId"] == -1
+    for prev, cur in itertools.pairwise(book):
+        assert cur["data"][0]["prevSeqId"] == prev["data"][0]["seqId"]
+    levels = {lv[0]: lv[1] for lv in book[0]["data"][0]["bids"]}  # replay the deltas
+    for m in book[1:]:
+        for px, sz, *_ in m["data"][0]["bids"]:
+            levels[px] = sz
+        levels = {p: s for p, s in levels.items() if s != "0"}
+        assert sorted(levels, key=float) == sorted(
+            (lv[0] for lv in m["data"][0]["bids"] if lv[1] != "0"), key=float
+        )

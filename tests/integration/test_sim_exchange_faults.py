@@ -1,10 +1,13 @@
-"""Faults of the simulated exchanges, the admin endpoints, and the replay clock."""
+"""Faults of the simulated exchanges, the control endpoints, and the replay clock."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +35,7 @@ def make(**kw: Any) -> SimExchanges:
 
 @pytest.fixture
 def sim() -> Iterator[SimExchanges]:
-    with make() as s:
+    with make(control=True) as s:
         yield s
 
 
@@ -191,3 +194,79 @@ def test_wall_driven_servers_push_on_their_own() -> None:
         msgs = asyncio.run(run())
     stamps = [m["data"]["E"] for m in msgs if m["stream"].endswith("markPrice@1s")]
     assert stamps == sorted(stamps) and len(stamps) >= 2
+
+
+def test_control_routes_are_off_by_default() -> None:
+    with make() as sim:
+        rest = sim.urls()["binance"].rest
+        for method, path in (
+            ("POST", "/_sim/fault"),
+            ("GET", "/_sim/sent"),
+            ("GET", "/_sim/clock"),
+        ):
+            r = httpx.request(method, f"{rest}{path}", json={"kind": "disconnect"})
+            assert r.status_code == 404 and "--control" in r.json()["error"], path
+        assert httpx.get(f"{rest}/fapi/v1/openInterest?symbol=BTCUSDT").status_code == 200
+
+
+def test_control_routes_answer_loopback_clients_only() -> None:
+    with make(control=True) as sim:
+        server = sim["binance"]
+
+        async def ask(client: tuple[str, int]) -> list[int]:
+            transport = httpx.ASGITransport(app=server, client=client)
+            async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+                fault = await http.post("/_sim/fault", json={"kind": "http_429", "count": 5})
+                clock = await http.get("/_sim/clock")
+                return [fault.status_code, clock.status_code]
+
+        assert asyncio.run(ask(("192.0.2.7", 5000))) == [403, 403]
+        assert asyncio.run(ask(("::ffff:10.0.0.1", 5000))) == [403, 403]
+        rest = sim.urls()["binance"].rest
+        assert httpx.get(f"{rest}/fapi/v1/openInterest?symbol=BTCUSDT").status_code == 200
+        assert asyncio.run(ask(("127.0.0.1", 5000))) == [200, 200]
+        assert httpx.get(f"{rest}/fapi/v1/openInterest?symbol=BTCUSDT").status_code == 429
+
+
+def _cli_sim(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    cmd = [str(Path(sys.executable).parent / "liqscope"), "sim", "--venues", "binance",
+           "--history", "0.05", "--run-for", "20", "--json", *args]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, orjson.loads(proc.stdout.readline())
+
+
+@pytest.mark.parametrize("control", [False, True])
+def test_cli_sim_starts_at_wall_time_and_control_needs_the_flag(control: bool) -> None:
+    before = time.time() * 1000
+    proc, info = _cli_sim(*(["--control"] if control else []))
+    try:
+        assert before - 61_000 <= info["start_ms"] <= time.time() * 1000  # anchored to now
+        assert info["start_ms"] % 60_000 == 0
+        rest = info["venues"]["binance"]["rest"]
+        r = httpx.post(f"{rest}/_sim/fault", json={"kind": "http_429", "count": 1})
+        assert r.status_code == (200 if control else 404)
+        oi = httpx.get(f"{rest}/fapi/v1/openInterest", params={"symbol": "BTCUSDT"})
+        assert oi.status_code == (429 if control else 200)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+def test_cli_sim_serves_from_a_given_start() -> None:
+    proc, info = _cli_sim("--start", "2025-10-10T06:30")
+    try:
+        assert info["start_ms"] == 1_760_077_800_000
+        rest = info["venues"]["binance"]["rest"]
+        now = httpx.get(f"{rest}/fapi/v1/time").json()["serverTime"]
+        assert 1_760_077_800_000 <= now < 1_760_077_800_000 + 60_000
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+def test_cli_sim_refuses_a_bad_start_in_one_line() -> None:
+    cmd = [str(Path(sys.executable).parent / "liqscope"), "sim", "--start", "someday"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--start 'someday' is not a date" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

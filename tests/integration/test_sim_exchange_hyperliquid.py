@@ -40,7 +40,11 @@ def market() -> Market:
 def sim(market: Market) -> Iterator[SimExchanges]:
     start = market.now_ms + 3_600_000  # one simulated hour of history
     with SimExchanges(
-        {"hyperliquid": market.advance}, start_ms=start, manual=True, venues=["hyperliquid"]
+        {"hyperliquid": market.advance},
+        start_ms=start,
+        manual=True,
+        venues=["hyperliquid"],
+        control=True,
     ) as s:
         yield s
 

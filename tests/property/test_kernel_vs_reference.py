@@ -37,6 +37,10 @@ def scenarios(
     taker[rng.random(n) < 0.2] = np.nan
     liq_l = np.where(rng.random(n) < 0.5, np.nan, rng.uniform(0, 300, n))
     liq_s = np.where(rng.random(n) < 0.5, np.nan, rng.uniform(0, 300, n))
+    if draw(st.booleans()):  # OI holes (NaN) are carried over explicitly
+        oi[rng.random(n) < 0.1] = np.nan
+        if np.isnan(oi).all():
+            oi[0] = 10.0
     steps = Steps(
         ts=ts,
         open=open_,
@@ -64,6 +68,8 @@ def scenarios(
         recent_window_ms=draw(st.sampled_from([120_000, 300_000])),
         half_lives_ms=tuple(float(x) for x in rng.uniform(1e5, 1e6, n_lev)) if decay else None,
         seed_initial_oi=draw(st.booleans()),
+        book=draw(st.sampled_from(["oi", "net"])),
+        turnover_per_day=draw(st.sampled_from([0.0, 1.0, 30.0])),
         use_realized_liquidations=draw(st.booleans()),
         column_ms=draw(st.sampled_from([None, 60_000, 180_000, 900_000])),
         max_columns=draw(st.integers(1, 50)),

@@ -13,7 +13,9 @@ import numpy as np
 from api_app import START_MS, store_app
 
 from liqscope.api import schemas
-from liqscope.api.service import decode_bin, round_significant
+from liqscope.api.encoding import decode_bin, round_significant
+from liqscope.api.params import HeatmapParams
+from liqscope.api.views.heatmap import heatmap_body
 from liqscope.domain.events import Liquidation
 from liqscope.domain.types import PriceKind, Side
 from liqscope.store.sqlite import SqliteStore
@@ -25,7 +27,7 @@ PARAMS: dict[str, Any] = {"symbol": "BTCUSDT", "range": "24h", "width": 300, "he
 def get(app: Any, path: str = "/api/heatmap", **params: Any) -> httpx.Response:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
             return await c.get(path, params=params)
 
     return asyncio.run(go())
@@ -65,35 +67,45 @@ def test_bad_format_is_422() -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "format"
 
 
+def heatmap(width: int, height: int, fmt: str) -> bytes:
+    """The heatmap body of the 24h aggregate straight from the view (no HTTP)."""
+    p = HeatmapParams(
+        symbol="BTCUSDT",
+        range_="24h",
+        width=width,
+        height=height,
+        format=fmt,  # type: ignore[arg-type]  # a Literal in the schema
+    )
+    return heatmap_body(APP.state.context, p).raw
+
+
 def test_cache_hit_returns_the_same_bytes_without_recomputing() -> None:
-    svc = APP.state.service
-    args = ("BTCUSDT", None, "24h", None, None, None, 250, 100, None, None, None, "usd", True)
-    first = svc.heatmap(*args, "bin")
-    parts_misses = svc.heatmap_parts.misses
-    again = svc.heatmap(*args, "bin")
+    ctx = APP.state.context
+    first = heatmap(250, 100, "bin")
+    runs = ctx.estimates.misses
+    again = heatmap(250, 100, "bin")
     assert again is first  # the cached encoded body itself: no numpy work, no serialization
-    json_body = svc.heatmap(*args, "json")
-    assert svc.heatmap_parts.misses == parts_misses  # the json encoding reuses the computation
-    assert svc.heatmap(*args, "json") is json_body
+    json_body = heatmap(250, 100, "json")
+    assert ctx.estimates.misses == runs  # the json encoding reuses the model run
+    assert heatmap(250, 100, "json") is json_body
 
 
 def test_identical_concurrent_requests_compute_once() -> None:
-    svc = APP.state.service
-    args = ("BTCUSDT", None, "24h", None, None, None, 222, 99, None, None, None, "usd", True)
-    before = svc.heatmap_parts.misses
+    ctx = APP.state.context
+    before = ctx.responses.misses
     bodies: list[bytes] = []
     barrier = threading.Barrier(8)
 
     def run() -> None:
         barrier.wait()
-        bodies.append(svc.heatmap(*args, "bin"))
+        bodies.append(heatmap(222, 99, "bin"))
 
     threads = [threading.Thread(target=run) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert svc.heatmap_parts.misses == before + 1
+    assert ctx.responses.misses == before + 1
     assert len(bodies) == 8 and all(b is bodies[0] for b in bodies)
 
 
@@ -144,7 +156,7 @@ def get_raw(app: Any, headers: dict[str, str], **params: Any) -> httpx.Response:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with (
-            httpx.AsyncClient(transport=transport, base_url="http://test") as c,
+            httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c,
             c.stream("GET", "/api/heatmap", params=params, headers=headers) as r,
         ):
             r._content = b"".join([part async for part in r.aiter_raw()])
@@ -154,15 +166,20 @@ def get_raw(app: Any, headers: dict[str, str], **params: Any) -> httpx.Response:
 
 
 def test_heatmap_gzip_is_made_once_and_sent_as_cached() -> None:
-    svc = APP.state.service
     gz = get_raw(APP, {"accept-encoding": "gzip, deflate"}, **PARAMS, format="bin")
     assert gz.status_code == 200
     assert gz.headers["content-encoding"] == "gzip"
     assert "accept-encoding" in gz.headers["vary"].lower()
-    args = ("BTCUSDT", None, "24h", None, None, None, 300, 120, None, None, None, "usd", True)
-    cached = svc.heatmap_body(*args, "bin")
+    p = HeatmapParams(
+        symbol="BTCUSDT",
+        range_="24h",
+        width=300,
+        height=120,
+        format="bin",
+    )
+    cached = heatmap_body(APP.state.context, p)
     assert cached.gzip is not None and gz.content == cached.gzip  # the cached gzip itself
-    assert gzip.decompress(gz.content) == cached.raw == svc.heatmap(*args, "bin")
+    assert gzip.decompress(gz.content) == cached.raw
     again = get_raw(APP, {"accept-encoding": "gzip"}, **PARAMS, format="bin")
     assert again.content == gz.content and again.headers["etag"] == gz.headers["etag"]
     for refuse in ("identity", "gzip;q=0", "br"):
@@ -208,7 +225,10 @@ def test_new_data_changes_the_etag() -> None:
             ]
         )
     time.sleep(0.3)  # the data version is re-read at most every 250 ms
-    r = get_raw(app, {"if-none-match": etag}, **params)
+    deadline = time.monotonic() + 20  # the new body is made in the background
+    while (r := get_raw(app, {"if-none-match": etag}, **params)).status_code == 304:
+        assert time.monotonic() < deadline, "the new data never changed the ETag"
+        time.sleep(0.05)
     assert r.status_code == 200 and r.headers["etag"] != etag
 
 

@@ -49,7 +49,10 @@ def random_steps(n: int, seed: int = 1) -> Steps:
     )
 
 
-ONE = ModelConfig(leverages=(10.0,), tier_weights=(1.0,), side_split="equal", entry_points=1)
+ONE = ModelConfig(
+    leverages=(10.0,), tier_weights=(1.0,), side_split="equal", entry_points=1, book="net"
+)
+"""One 10x tier on the v1 (net-flow) book: the level mechanics in isolation."""
 
 
 def test_level_consumed_exactly_when_low_enters_its_bucket() -> None:
@@ -79,7 +82,9 @@ def test_short_level_consumed_when_high_reaches_it_not_in_opening_step() -> None
     s = make_steps(
         low=[990, 1000, 1000], high=[1010, 1099.9, 1100.5], close=[1000, 1050, 1100], oi=[1, 1, 1]
     )
-    cfg = ModelConfig(leverages=(100.0,), tier_weights=(1.0,), side_split="equal", entry_points=1)
+    cfg = ModelConfig(
+        leverages=(100.0,), tier_weights=(1.0,), side_split="equal", entry_points=1, book="net"
+    )
     r = estimate(s, cfg, ratios=np.array([[0.995, 1.005]]), grid=grid)
     assert r.consumed[0].sum() == 0.0
     assert r.consumed[1, 0, 1] == pytest.approx(1000.0)  # 1005 <= high 1099.9
@@ -102,6 +107,7 @@ def test_closing_nets_realized_liquidations_first() -> None:
     # OI fell by 0.5 -> 500 USD per side; 300 of the longs were liquidations
     assert r.closed[1].tolist() == pytest.approx([200.0, 500.0])
     cfg = ModelConfig(
+        book="net",
         leverages=(10.0,),
         tier_weights=(1.0,),
         side_split="equal",
@@ -115,15 +121,20 @@ def test_taker_split_and_decay_and_calibration() -> None:
     grid = PriceGrid(origin=500.0, step=10.0, n=150)
     s = make_steps(low=[1000, 1000], high=[1000, 1000], close=[1000, 1000], oi=[1, 2])
     s2 = replace(s, taker_buy_volume=np.array([0.5, 0.75]))
-    cfg = ModelConfig(leverages=(10.0,), tier_weights=(1.0,), entry_points=1)
+    cfg = ModelConfig(leverages=(10.0,), tier_weights=(1.0,), entry_points=1, book="net")
     r = estimate(s2, cfg, ratios=np.array([[0.9, 1.1]]), grid=grid)
     assert r.opened[1].tolist() == pytest.approx([1500.0, 500.0])
     dec = ModelConfig(
-        leverages=(10.0,), tier_weights=(1.0,), entry_points=1, half_lives_ms=(60_000.0,)
+        leverages=(10.0,),
+        tier_weights=(1.0,),
+        entry_points=1,
+        half_lives_ms=(60_000.0,),
+        book="net",
     )
     r = estimate(s, dec, ratios=np.array([[0.9, 1.1]]), grid=grid)
     assert r.decayed[1].tolist() == pytest.approx([500.0, 500.0])
     cal = ModelConfig(
+        book="net",
         leverages=(10.0,),
         tier_weights=(1.0,),
         entry_points=1,

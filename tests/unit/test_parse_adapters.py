@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,48 @@ def test_interval_ms() -> None:
     assert interval_ms("1m") == 60_000 and interval_ms("4h") == 14_400_000
     with pytest.raises(InputError):
         interval_ms("1M")
+
+
+# Frames whose values parse but cannot be real: each venue's parser refuses them (BadValue, a
+# MalformedFrame the collector counts as a bad value and never stores).
+_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "frames"
+_ABSURD = [
+    ("binance", "binance/forceorder_2022.json", '"ap":"39021.00"', '"ap":"Infinity"', "price"),
+    ("binance", "binance/forceorder_2022.json", '"ap":"39021.00"', '"ap":"1e400"', "price"),
+    ("binance", "binance/forceorder_2022.json", '"z":"0.288"', '"z":"-1"', "quantity"),
+    ("binance", "binance/forceorder_2022.json", '"T":1650898329196', '"T":-1', "ts"),
+    ("binance", "binance/forceorder_2022.json", '"T":1650898329196', '"T":0', "ts"),
+    (
+        "binance",
+        "binance/forceorder_2022.json",
+        '"T":1650898329196',
+        '"T":100000000000000000',
+        "ts",
+    ),
+    ("binance", "binance/forceorder_2022.json", '"T":1650898329196', f'"T":{2**63 + 5}', "ts"),
+    ("binance", "binance/markprice.json", None, None, "mark"),
+    ("bybit", "bybit/allliquidation_roseusdt.json", '"p":"0.04499"', '"p":"Infinity"', "price"),
+    ("bybit", "bybit/allliquidation_roseusdt.json", '"T":1739502302929', '"T":0', "ts"),
+    ("okx", "okx/trades.json", None, None, "price"),
+    ("hyperliquid", "hyperliquid/trades.json", '"px":"95000.0"', '"px":"inf"', "price"),
+    ("hyperliquid", "hyperliquid/trades.json", '"sz":"0.015"', '"sz":"0"', "qty"),
+]
+
+
+@pytest.mark.parametrize(("venue", "name", "old", "new", "field"), _ABSURD)
+def test_absurd_values_are_refused_naming_the_field(
+    venue: str, name: str, old: str | None, new: str | None, field: str
+) -> None:
+    from liqscope.venues.base import BadValue
+
+    text = (_FIXTURES / name).read_text()
+    if old is None:  # replace the first price-like field of the fixture
+        key = {"mark": '"p":"', "price": '"px":"'}[field]
+        i = text.index(key) + len(key)
+        text = text[:i] + "Infinity" + text[text.index('"', i) :]
+    else:
+        assert old in text
+        text = text.replace(old, new or "")
+    with pytest.raises(MalformedFrame, match=field) as err:
+        adapter(venue).parse(text)
+    assert isinstance(err.value, BadValue) or "non-positive" in str(err.value)

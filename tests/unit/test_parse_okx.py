@@ -40,10 +40,14 @@ def test_documented_iost_example(parser: OkxParser) -> None:
     assert ev.ts == 1692266434010 and ev.sampled is True
 
 
-def test_unknown_instrument_without_map() -> None:
+def test_unknown_instrument_without_map_parses_once_loaded(parser: OkxParser) -> None:
+    fresh = OkxParser()
     with pytest.raises(UnknownInstrument, match="IOST-USDT-SWAP"):
-        parse_frame(frame("liquidation_orders_iost.json"))
-    assert issubclass(UnknownInstrument, MalformedFrame)
+        fresh(frame("liquidation_orders_iost.json"))
+    fresh.update([parser.instruments["IOST-USDT-SWAP"]])  # what adapter.prepare() loads
+    (ev,) = fresh(frame("liquidation_orders_iost.json"))
+    assert isinstance(ev, Liquidation)
+    assert ev.qty == 13 * parser.instruments["IOST-USDT-SWAP"].contract_size
 
 
 def test_snapshot_with_several_instruments_and_details() -> None:

@@ -118,3 +118,106 @@ def test_prepare_loads_swap_and_futures() -> None:
     asyncio.run(a.prepare())
     assert seen == ["SWAP", "FUTURES"]
     assert isinstance(a, OkxAdapter) and "IOST-USDT-SWAP" in a.instruments
+
+
+def _instruments_transport(seen: list[str]) -> httpx.MockTransport:
+    """SWAP and FUTURES instrument listings: one instrument each."""
+    rows = {
+        "SWAP": {"instId": "DOGE-USDT-SWAP", "ctVal": "1000", "ctType": "linear"},
+        "FUTURES": {"instId": "BTC-USD-261225", "ctVal": "100", "ctType": "inverse"},
+    }
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        kind = request.url.params["instType"]
+        seen.append(kind)
+        return httpx.Response(200, json={"code": "0", "msg": "", "data": [rows[kind]]})
+
+    return httpx.MockTransport(handle)
+
+
+def test_collector_prepares_every_adapter_with_swap_and_futures() -> None:
+    """The collector calls ``prepare()`` on every adapter, not only the first per venue, and
+    OKX's prepare loads FUTURES contract values too."""
+    from liqscope.ingest.collector import Collector, CollectorConfig, CollectorSpec
+
+    seen: list[str] = []
+    made: list[OkxAdapter] = []
+
+    def factory(spec: CollectorSpec, clock: Any) -> OkxAdapter:
+        a = OkxAdapter(rest_url="http://127.0.0.1:9", transport=_instruments_transport(seen))
+        made.append(a)
+        return a
+
+    specs = [CollectorSpec("okx", ("BTC-USDT-SWAP",)), CollectorSpec("okx", ("BTC-USD-261225",))]
+    no_store: Any = None  # preparing touches no store
+    collector = Collector(specs, no_store, config=CollectorConfig(), adapter_factory=factory)
+    asyncio.run(collector._prepare_adapters())
+    assert len(made) == 2
+    assert sorted(seen) == ["FUTURES", "FUTURES", "SWAP", "SWAP"]
+    for a in made:
+        assert a.instruments["BTC-USD-261225"].contract_size == 100.0
+        assert a.instruments["DOGE-USDT-SWAP"].contract_size == 1000.0
+
+
+def test_open_interest_history_pages_backwards_over_rubik() -> None:
+    seen: list[httpx.Request] = []
+    pauses: list[float] = []
+    step = 5 * MIN
+    listed_from = T0 - 300 * step
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        p = request.url.params
+        end, begin, limit = int(p["end"]), int(p["begin"]), int(p["limit"])
+        ts = [t for t in range(end - step, max(begin, listed_from - 1), -step)][:limit]
+        rows = [[str(t), "1000", f"{10 + i}", "5000000"] for i, t in enumerate(ts)]
+        return httpx.Response(200, json={"code": "0", "msg": "", "data": rows})
+
+    async def sleeper(s: float) -> None:
+        pauses.append(s)
+
+    client = OkxRest(
+        "http://127.0.0.1:9",
+        transport=httpx.MockTransport(handle),
+        sleeper=sleeper,
+        clock=ManualClock(T0),
+    )
+    start, end = T0 - 250 * step, T0
+    rows = asyncio.run(client.open_interest_history("BTC-USDT-SWAP", "5m", start, end))
+    assert [r.ts for r in rows] == list(range(start, end, step))
+    assert seen[0].url.path == "/api/v5/rubik/stat/contracts/open-interest-history"
+    assert seen[0].url.params["period"] == "5m" and seen[0].url.params["instId"] == "BTC-USDT-SWAP"
+    assert len(seen) == 3  # 100 + 100 + 50
+    assert rows[-1].oi_base == 10.0 and rows[-1].oi_usd == 5_000_000.0  # oiCcy: coins
+    assert pauses and all(p > 0 for p in pauses)  # paced under the rubik rate limit
+
+
+def test_429_is_logged_and_honoured_and_418_is_a_logged_ban(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """429 paused without a log line before; 418 was a plain VenueError."""
+    from liqscope.venues.base import VenueBanned
+
+    replies = [
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(200, json={"code": "0", "msg": "", "data": []}),
+        httpx.Response(418, headers={"Retry-After": "120"}),
+    ]
+    waits: list[float] = []
+
+    async def sleeper(s: float) -> None:
+        waits.append(s)
+
+    client = OkxRest(
+        "http://127.0.0.1:9",
+        transport=httpx.MockTransport(lambda request: replies.pop(0)),
+        sleeper=sleeper,
+    )
+    caplog.set_level("WARNING", logger="liqscope.venues")
+    assert asyncio.run(client.instruments("SWAP")) == []
+    assert waits == [7.0]
+    assert "HTTP 429 on /api/v5/public/instruments; retrying in 7.0 s" in caplog.text
+    with pytest.raises(VenueBanned, match="418") as ban:
+        asyncio.run(client.instruments("SWAP"))
+    assert ban.value.retry_after_s == 120.0
+    assert "HTTP 418 on /api/v5/public/instruments" in caplog.text

@@ -155,3 +155,39 @@ def test_support_resistance_from_realized_clusters() -> None:
     assert sup.long_usd > 0.9 * sup.usd
     assert crossed(lv, 96_000.0, sup.low - 1) == [sup]
     assert crossed(lv, 99_000.0, 98_000.0) == []
+
+
+def test_a_wider_reach_finds_farther_bands_with_the_same_threshold() -> None:
+    m = _map()
+    near = find_clusters(m, window_pct=3.5)
+    far = find_clusters(m, window_pct=3.5, reach_pct=8.0)
+    # the threshold still comes from the 3.5 % window: the near bands are unchanged
+    assert [(c.low, c.high, c.usd) for c in far[: len(near)]] == [
+        (c.low, c.high, c.usd) for c in near
+    ]
+    assert (95_000.0, 95_500.0) not in {(c.low, c.high) for c in near}
+    assert (95_000.0, 95_500.0) in {(c.low, c.high) for c in far}
+    assert (105_000.0, 105_400.0) in {(c.low, c.high) for c in far}
+    # a window as wide as the reach averages other buckets: another threshold (at 10x the
+    # mean: 0.96M from the 3.5 % window, 1.7M from the 8 % one, the 98k band holds 1.5M)
+    wide = find_clusters(m, window_pct=8.0, factor=10.0, side="long")
+    thin = find_clusters(m, window_pct=3.5, reach_pct=8.0, factor=10.0, side="long")
+    assert [(c.low, c.high) for c in thin] == [(98_000.0, 98_200.0), (95_000.0, 95_500.0)]
+    assert [(c.low, c.high) for c in wide] == [(95_000.0, 95_500.0)]
+
+
+def test_a_map_of_a_heatmap_reads_the_presets_display_tiers() -> None:
+    from liqscope.model.estimator import Heatmap
+    from liqscope.model.grid import PriceGrid
+
+    snaps = np.zeros((1, 3, 2, N), dtype=np.float32)
+    snaps[0, :, 0, 10] = [1.0, 2.0, 4.0]  # long USD per tier at one bucket
+    hm = Heatmap(
+        columns_ts=np.array([0], dtype=np.int64), column_ms=60_000,
+        grid=PriceGrid(ORIGIN, STEP, N), leverages=(5.0, 25.0, 100.0), snapshots=snaps,
+        column_close=np.array([100_000.0]), display_leverages=(25.0, 100.0),
+    )  # fmt: skip
+    m = LevelMap.from_heatmap(hm)
+    assert m.leverages == (25.0, 100.0) and m.long_total[10] == pytest.approx(6.0)
+    every = LevelMap.from_heatmap(hm, tiers=(5.0, 25.0, 100.0))
+    assert every.long_total[10] == pytest.approx(7.0) and m.ts == 60_000

@@ -173,3 +173,17 @@ def test_a_simulated_day_runs() -> None:
     print(f"one simulated day: {time.perf_counter() - t0:.2f} s, {ch.trade_ts.size} trades")
     assert ch.sec_ts.size == 86_400
     assert len(m.open_positions()) > 1000
+
+
+def test_forced_orders_have_millisecond_times(cascade: tuple[Market, TraceChunk]) -> None:
+    m, ch = cascade
+    assert ch.liq_ts.size > 1000
+    assert (ch.liq_ts % 1000 != 0).mean() > 0.95  # fills a few ms after the mark update
+    assert np.all(np.diff(ch.trade_ts) >= 0) and np.all(np.diff(ch.liq_ts) >= 0)
+    log = m.position_log()
+    pid = ch.liq_position_id
+    assert np.array_equal(log.exit_ts[pid], ch.liq_ts)
+    assert np.all(log.exit_reason[pid] == EXIT_LIQ)
+    # each forced order is filled within the second its trigger was seen
+    first = np.searchsorted(ch.trade_ts, ch.liq_ts)
+    assert np.all(ch.trade_ts[first] == ch.liq_ts)

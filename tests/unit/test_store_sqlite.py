@@ -1,10 +1,12 @@
-"""The embedded SQLite store: idempotent writes, WAL readers, migrations, maintenance, steps."""
+"""The store suite, on every backend (``any_store``: SQLite and a live PostgreSQL server):
+idempotent writes, readers, migrations, maintenance, steps; and SQLite's own (WAL, files)."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -36,24 +38,23 @@ def candle(ts: int, close: float, closed: bool = True, interval: int = MIN) -> C
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    s = SqliteStore(tmp_path / "s.sqlite")
-    yield s  # type: ignore[misc]
-    s.close()
+def store(any_store: Store) -> Store:
+    return any_store
 
 
-def test_implements_protocol(store: SqliteStore) -> None:
+def test_implements_protocol(store: Store) -> None:
     assert isinstance(store, Store)
 
 
-def test_wal_mode_and_version(store: SqliteStore, tmp_path: Path) -> None:
+def test_wal_mode_and_version(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "s.sqlite").close()
     conn = sqlite3.connect(tmp_path / "s.sqlite")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
 
 
-def test_same_batch_twice_is_stored_once(store: SqliteStore) -> None:
+def test_same_batch_twice_is_stored_once(store: Store) -> None:
     batch = [liq(T0 + i * 1000, Side.LONG if i % 2 else Side.SHORT) for i in range(100)]
     assert store.write_liquidations(batch) == 100
     assert store.write_liquidations(batch) == 0
@@ -76,7 +77,7 @@ def test_same_batch_twice_is_stored_once(store: SqliteStore) -> None:
     )
 
 
-def test_closed_candle_replaces_open_one_but_not_the_reverse(store: SqliteStore) -> None:
+def test_closed_candle_replaces_open_one_but_not_the_reverse(store: Store) -> None:
     assert store.write_candles([candle(T0, 100.0, closed=False)]) == 1
     assert store.write_candles([candle(T0, 101.0, closed=False)]) == 1  # newer open update
     assert store.write_candles([candle(T0, 102.0, closed=True)]) == 1
@@ -86,8 +87,8 @@ def test_closed_candle_replaces_open_one_but_not_the_reverse(store: SqliteStore)
     assert c.close == 102.0 and c.closed
 
 
-def test_write_events_mixed_and_transaction_rollback(store: SqliteStore) -> None:
-    counts = store.write_events([liq(T0), candle(T0, 1.0), liq(T0)])
+def test_write_events_mixed_and_transaction_rollback(store: Store) -> None:
+    counts = store.write_events([liq(T0), candle(T0, 100.0), liq(T0)])
     assert (counts.liquidations, counts.candles, counts.total) == (1, 1, 2)
     with pytest.raises(RuntimeError), store.transaction():
         store.write_liquidations([liq(T0 + 5)])
@@ -128,7 +129,7 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
         SqliteStore(path)
 
 
-def test_integrity_check_ok(store: SqliteStore) -> None:
+def test_integrity_check_ok(store: Store) -> None:
     store.write_liquidations([liq(T0 + i) for i in range(50)])
     assert store.integrity_check() == ["ok"]
 
@@ -160,7 +161,7 @@ def test_reader_in_another_process_while_writing(tmp_path: Path) -> None:
     assert all((n - 1) % 50 == 0 for n in seen)
 
 
-def test_retention_per_table(store: SqliteStore) -> None:
+def test_retention_per_table(store: Store) -> None:
     now = T0 + 10 * DAY
     store.write_liquidations([liq(T0), liq(T0 + 9 * DAY)])
     store.write_trades([Trade("binance", "BTCUSDT", T0, 1.0, 1.0, Side.LONG, "1")])
@@ -173,7 +174,7 @@ def test_retention_per_table(store: SqliteStore) -> None:
         store.delete_older_than({"nope": 1}, now)
 
 
-def test_parquet_export_partitions(store: SqliteStore, tmp_path: Path) -> None:
+def test_parquet_export_partitions(store: Store, tmp_path: Path) -> None:
     store.write_liquidations([liq(T0 + 1000), liq(T0 + 2000), liq(T0 + DAY + 5)])
     store.write_candles([candle(T0, 100.0)])
     files = store.export_parquet(tmp_path / "out")
@@ -187,7 +188,7 @@ def test_parquet_export_partitions(store: SqliteStore, tmp_path: Path) -> None:
     assert day1.num_rows == 2 and "notional_usd" in day1.column_names
 
 
-def test_gaps_frames_stats_instruments(store: SqliteStore) -> None:
+def test_gaps_frames_stats_instruments(store: Store) -> None:
     store.record_gap(Gap("binance", "BTCUSDT", "liquidations", T0, T0 + 5000, "disconnect"))
     store.record_gap(Gap("binance", "BTCUSDT", "liquidations", T0, T0 + 9000, "disconnect"))
     (g,) = store.gaps("binance")
@@ -210,7 +211,7 @@ def test_gaps_frames_stats_instruments(store: SqliteStore) -> None:
     assert store.instrument("okx", "BTC-USDT-SWAP") == inst
 
 
-def test_steps_layout(store: SqliteStore) -> None:
+def test_steps_layout(store: Store) -> None:
     # 1-minute candles for 10 minutes; the first 5 lack taker volume; minute 7 is missing.
     cs = []
     for i in range(10):
@@ -310,14 +311,15 @@ def test_v1_file_migrates_with_rows_intact(tmp_path: Path) -> None:
         assert s.write_liquidations([liq(T0 - DAY), *old]) == 1
         assert s.liquidations_after(4, 10) == [(5, liq(T0 - DAY))]
     conn = sqlite3.connect(path)
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == [1, 2]
+    versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
     assert conn.execute("SELECT COUNT(*) FROM liquidations WHERE seq IS NULL").fetchone()[0] == 0
     conn.close()
-    with SqliteStore(path) as s:  # re-opening a v2 file changes nothing
+    with SqliteStore(path) as s:  # re-opening a migrated file changes nothing
         assert s.last_liquidation_seq() == 5 and s.counts()["liquidations"] == 5
 
 
-def test_insertion_sequence(store: SqliteStore) -> None:
+def test_insertion_sequence(store: Store) -> None:
     assert store.last_liquidation_seq() == 0 and store.liquidations_after(0, 10) == []
     batch = [liq(T0 + i * 1000) for i in range(5)]
     assert store.write_liquidations(batch) == 5
@@ -335,7 +337,7 @@ def test_insertion_sequence(store: SqliteStore) -> None:
     with store.transaction():
         store.write_trades([Trade("binance", "BTCUSDT", T0 + i, 1.0, 1.0, Side.LONG, str(i))
                             for i in range(7)])  # fmt: skip
-        counts = store.write_events([candle(T0, 1.0), liq(T0 + 77), liq(T0 + 77)])
+        counts = store.write_events([candle(T0, 100.0), liq(T0 + 77), liq(T0 + 77)])
         assert counts.liquidations == 1
     assert store.liquidations_after(8, 10) == [(9, liq(T0 + 77))]
     # a rolled-back write gives nothing away
@@ -350,8 +352,8 @@ def test_insertion_sequence(store: SqliteStore) -> None:
     assert store.liquidations_after(0, 10) == [(10, liq(T0 + 2 * DAY))]
 
 
-def test_readonly_reader_follows_the_sequence(store: SqliteStore, tmp_path: Path) -> None:
-    reader = SqliteStore(tmp_path / "s.sqlite", readonly=True)
+def test_readonly_reader_follows_the_sequence(store: Store, reopen: Any) -> None:
+    reader = reopen(readonly=True)
     try:
         assert reader.last_liquidation_seq() == 0
         store.write_liquidations([liq(T0)])
@@ -362,10 +364,10 @@ def test_readonly_reader_follows_the_sequence(store: SqliteStore, tmp_path: Path
         reader.close()
 
 
-def test_catalogue_queries(store: SqliteStore) -> None:
+def test_catalogue_queries(store: Store) -> None:
     assert store.markets() == [] and store.max_ts("liquidations", "binance", "BTCUSDT") is None
-    store.write_candles([candle(T0, 1.0), candle(T0 + 5 * MIN, 1.0, interval=5 * MIN)])
-    store.write_candles([candle(T0 + 2 * MIN, 1.0)])
+    store.write_candles([candle(T0, 100.0), candle(T0 + 5 * MIN, 100.0, interval=5 * MIN)])
+    store.write_candles([candle(T0 + 2 * MIN, 100.0)])
     store.write_liquidations([liq(T0 + 7), liq(T0 + 3)])
     store.write_open_interest([OpenInterest("okx", "BTC-USDT-SWAP", T0, 1.0, None)])
     store.write_trades([Trade("bybit", "BTCUSDT", T0, 1.0, 1.0, Side.LONG, "1")])
@@ -384,3 +386,39 @@ def test_catalogue_queries(store: SqliteStore) -> None:
     rows = store.liquidation_rows(["binance"], "BTCUSDT", 0, 2**63, limit=1, newest_first=True)
     assert rows == [(1, liq(T0 + 7))]
     assert [q for q, _ in store.liquidation_rows([], None, 0, 2**62)] == [2, 1]
+
+
+def test_large_batches_of_every_table_round_trip(store: Store) -> None:
+    """Batches beyond a few rows (the server store COPYs those) keep the same semantics."""
+    n = 60
+    opens = [candle(T0 + i * MIN, 100.0 + i, closed=False) for i in range(n)]
+    assert store.write_candles(opens) == n
+    # one batch: every open candle closed, and a late open update of each (ignored after)
+    closed = [candle(T0 + i * MIN, 200.0 + i) for i in range(n)]
+    late = [candle(T0 + i * MIN, 999.0, closed=False) for i in range(n)]
+    assert store.write_candles(closed + late) == n
+    got = store.candles("binance", "BTCUSDT", MIN, T0, T0 + n * MIN)
+    assert [c.close for c in got] == [200.0 + i for i in range(n)] and all(c.closed for c in got)
+    frames = [RawFrame("binance", T0 + i, "c", i, bytes([i, 0, 255]) * 3) for i in range(n)]
+    assert store.append_frames(frames + frames[:5]) == n
+    assert [f for _, f in store.frames("binance", limit=1000)] == frames
+    oi = [OpenInterest("binance", "BTCUSDT", T0 + i, 1000.0 + i, None) for i in range(n)]
+    marks = [MarkPrice("binance", "BTCUSDT", T0 + i, 100.0, None, 0.0001) for i in range(n)]
+    trades = [
+        Trade("binance", "BTCUSDT", T0 + i, 100.0, 1.0, Side.SHORT, f"t{i}") for i in range(n)
+    ]
+    for _ in range(2):
+        counts = store.write_events([*oi, *marks, *trades, *(liq(T0 + i) for i in range(n))])
+    assert counts.total == 0  # the second time, nothing new
+    c = store.counts()
+    assert (c["open_interest"], c["marks"], c["trades"], c["liquidations"]) == (n, n, n, n)
+    assert store.open_interest("binance", "BTCUSDT", T0, T0 + n) == oi
+    insts = [
+        Instrument("okx", f"S{i}-USDT-SWAP", f"S{i}", "USDT", ContractType.LINEAR, 0.01 * (i + 1))
+        for i in range(n)
+    ]
+    assert store.write_instruments(insts) == n
+    bigger = Instrument("okx", "S7-USDT-SWAP", "S7", "USDT", ContractType.LINEAR, 5.0)
+    store.write_instruments([*insts, bigger])  # the later definition of a symbol wins
+    assert store.instrument("okx", "S7-USDT-SWAP") == bigger
+    assert store.instrument("okx", "S8-USDT-SWAP") == insts[8]

@@ -1,15 +1,13 @@
 """The FastAPI application: REST endpoints, the WebSocket push and the static web UI.
 
-``create_app(settings)`` builds everything; ``liqscope serve`` runs it under uvicorn.
+``create_app(settings)`` builds everything; ``liqscope serve`` runs it under uvicorn. Routes
+are thin: a typed parameter object (``api.params``) in, a view (``api.views.*``) out.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
-import logging
-import threading
-from collections import OrderedDict
+import importlib.util
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +18,33 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from liqscope.api import schemas
-from liqscope.api.backend import Backend
+from liqscope.api import overview, schemas
+from liqscope.api.context import Context
+from liqscope.api.encoding import cached_response, json_response
+from liqscope.api.errors import ApiError
 from liqscope.api.live import LiveHub
-from liqscope.api.service import ApiError, Body, Service
+from liqscope.api.params import (
+    AlertsParams,
+    BarsParams,
+    CellParams,
+    CheckParams,
+    FeedParams,
+    HeatmapParams,
+    LevelsParams,
+    MapParams,
+    OIParams,
+    PriceParams,
+    ScoreParams,
+)
+from liqscope.api.security import TOKEN_COOKIE, Guard
+from liqscope.api.source import StoreSource
+from liqscope.api.views import catalogue, heatmap, realized, series
+from liqscope.api.views import map as map_view
+from liqscope.api.views.signals import SignalViews
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError
 
-log = logging.getLogger(__name__)
+__all__ = ["API_VERSION", "WEB_DIR", "Settings", "create_app", "plotly_js_path"]
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 API_VERSION = "1"
@@ -35,13 +52,17 @@ API_VERSION = "1"
 
 @dataclass
 class Settings:
-    """How to build the app: the store it serves, the clock, polling and cache sizes."""
+    """How to build the app: the store it serves, the clock, polling, caches and exposure."""
 
     db_path: str | None = None
     clock: Clock = SYSTEM_CLOCK
     poll_s: float = 0.1
     column_check_s: float = 1.0
     cache_items: int = 256
+    allowed_hosts: list[str] = field(default_factory=list)
+    """Host names served besides the loopback ones (``*``: any)."""
+    token: str | None = None
+    """When set, every request but the static assets must carry it (see api.security)."""
     # called with the app on startup / shutdown (``liqscope serve --collect`` hooks in here)
     on_startup: list[Callable[[FastAPI], Any]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Any]] = field(default_factory=list)
@@ -49,100 +70,10 @@ class Settings:
 
 def plotly_js_path() -> Path:
     """``plotly.min.js`` shipped inside the installed ``plotly`` package."""
-    import importlib.util
-
     spec = importlib.util.find_spec("plotly")
     if spec is None or spec.origin is None:
         raise InputError("the plotly package is not installed (it ships plotly.min.js)")
     return Path(spec.origin).resolve().parent / "package_data" / "plotly.min.js"
-
-
-def _backend(settings: Settings) -> Backend:
-    if settings.db_path is None:
-        raise InputError("no data source: give a database path (--db)")
-    from liqscope.api.storebackend import StoreBackend
-
-    return StoreBackend(settings.db_path, clock=settings.clock)
-
-
-class _Gzipped:
-    """gzip of cached bodies, computed once per body (cached bodies are the same object)."""
-
-    MIN_SIZE = 4096
-
-    def __init__(self, max_items: int = 64) -> None:
-        self._items: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max = max_items
-
-    def get(self, body: bytes) -> bytes:
-        key = id(body)
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and hit[0] is body:
-                self._items.move_to_end(key)
-                return hit[1]
-        packed = gzip.compress(body, compresslevel=5)
-        with self._lock:
-            self._items[key] = (body, packed)  # holding body keeps its id unique
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
-        return packed
-
-
-_GZ = _Gzipped()
-
-
-def _json(body: bytes, request: Request | None = None) -> Response:
-    if (
-        request is not None
-        and len(body) >= _Gzipped.MIN_SIZE
-        and "gzip" in request.headers.get("accept-encoding", "")
-    ):
-        return Response(
-            content=_GZ.get(body),
-            media_type="application/json",
-            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
-        )
-    return Response(content=body, media_type="application/json")
-
-
-def _accepts_gzip(header: str) -> bool:
-    """``gzip`` named in ``Accept-Encoding`` (or ``*``) without ``q=0``."""
-    for part in header.lower().split(","):
-        name, _, params = part.partition(";")
-        if name.strip() in ("gzip", "*"):
-            for param in params.split(";"):
-                key, _, value = param.partition("=")
-                if key.strip() == "q":
-                    try:
-                        return float(value) > 0
-                    except ValueError:
-                        return False
-            return True
-    return False
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    """``If-None-Match`` (weak comparison, RFC 9110 13.1.2) against ``etag``."""
-    if header.strip() == "*":
-        return True
-    tag = etag.removeprefix("W/")
-    return any(t.strip().removeprefix("W/") == tag for t in header.split(","))
-
-
-def _cached(body: Body, request: Request) -> Response:
-    """A cached body as it is: ``304`` when the client holds it (``If-None-Match``), else the
-    gzip made once for the cache entry when the client takes gzip, else the raw bytes.
-    ``no-cache``: browsers keep the body and revalidate each view with its ``ETag``."""
-    headers = {"ETag": body.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    match = request.headers.get("if-none-match")
-    if match is not None and _etag_matches(match, body.etag):
-        return Response(status_code=304, headers=headers)
-    if body.gzip is not None and _accepts_gzip(request.headers.get("accept-encoding", "")):
-        headers["Content-Encoding"] = "gzip"
-        return Response(content=body.gzip, media_type="application/json", headers=headers)
-    return Response(content=body.raw, media_type="application/json", headers=headers)
 
 
 def _error(status: int, param: str | None, message: str) -> JSONResponse:
@@ -151,45 +82,25 @@ def _error(status: int, param: str | None, message: str) -> JSONResponse:
         return JSONResponse(
             {"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422
         )
-    return JSONResponse({"detail": message, "param": param}, status_code=status)
+    headers = {"Retry-After": "2"} if status == 429 else None
+    return JSONResponse({"detail": message, "param": param}, status_code=status, headers=headers)
 
 
-# Shared query parameters -----------------------------------------------------------------------
-Symbol = Annotated[
-    str, Query(min_length=1, max_length=40, description="market, e.g. BTCUSDT (or a native name)")
-]
-Venues = Annotated[
-    str | None,
-    Query(max_length=200, description="'all' (aggregate) or a comma list: binance,bybit,okx"),
-]
-Range = Annotated[
-    str | None,
-    Query(
-        alias="range",
-        max_length=10,
-        description="12h|24h|3d|7d|30d|90d|180d|1y (ends at the latest stored data) or custom",
-    ),
-]
-Start = Annotated[str | None, Query(max_length=40, description="epoch ms or ISO 8601")]
-End = Annotated[str | None, Query(max_length=40, description="epoch ms or ISO 8601")]
-Interval = Annotated[
-    str | None, Query(max_length=4, description="model step 1m…1w (default by range)")
-]
-Tiers = Annotated[
-    str | None, Query(max_length=200, description="'all' or a comma list of tiers: 10x,25x")
-]
-Preset = Annotated[str | None, Query(max_length=40, description="model preset (default: all)")]
-MinUsd = Annotated[
-    float, Query(ge=0, allow_inf_nan=False, description="ignore liquidations below this USD size")
-]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.ErrorResponse} for code in (404, 422, 429)
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The liqscope HTTP + WebSocket application."""
     settings = settings or Settings()
-    backend = _backend(settings)
-    service = Service(backend, clock=settings.clock, cache_items=settings.cache_items)
-    hub = LiveHub(service, poll_s=settings.poll_s, column_check_s=settings.column_check_s)
+    if settings.db_path is None:
+        raise InputError("no data source: give a database path (--db)")
+    ctx = Context(
+        StoreSource(settings.db_path, settings.clock), settings.clock, settings.cache_items
+    )
+    hub = LiveHub(ctx, poll_s=settings.poll_s, column_check_s=settings.column_check_s)
+    signals = SignalViews(ctx)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -213,8 +124,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Liquidation heatmaps, maps and realized liquidations. See docs/api.md.",
         lifespan=lifespan,
     )
-    app.state.service = service
+    app.state.service = ctx
+    app.state.context = ctx
     app.state.hub = hub
+    app.state.signals = signals
     app.state.settings = settings
 
     @app.exception_handler(ApiError)
@@ -236,204 +149,74 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return JSONResponse({"detail": detail}, status_code=422)
 
-    err: dict[int | str, dict[str, Any]] = {
-        422: {"model": schemas.ErrorResponse},
-        404: {"model": schemas.ErrorResponse},
-    }
+    def get(path: str, model: Any, tag: str) -> Callable[[Any], Any]:
+        return app.get(path, response_model=model, responses=ERRORS, tags=[tag])
 
-    @app.get("/api/heatmap", response_model=schemas.HeatmapResponse, responses=err, tags=["model"])
-    def heatmap(
-        request: Request,
-        symbol: Symbol,
-        venues: Venues = None,
-        range_: Range = None,
-        start: Start = None,
-        end: End = None,
-        interval: Interval = None,
-        width: Annotated[int, Query(ge=10, le=4000, description="max columns returned")] = 1200,
-        height: Annotated[int, Query(ge=10, le=2000, description="max price rows returned")] = 500,
-        tiers: Tiers = None,
-        sides: Annotated[
-            str | None, Query(max_length=20, description="long, short or both")
-        ] = None,
-        preset: Preset = None,
-        units: Annotated[str, Query(max_length=10, description="usd or relative")] = "usd",
-        split: Annotated[bool, Query(description="also return the long part (z_long)")] = True,
-        format: Annotated[
-            str,
-            Query(
-                max_length=8,
-                description="json (z as nested lists) or bin (compact; see docs/api.md)",
-            ),
-        ] = "json",
-    ) -> Response:
+    @get("/api/heatmap", schemas.HeatmapResponse, "model")
+    def heatmap_route(request: Request, p: Annotated[HeatmapParams, Query()]) -> Response:
         """Estimated liquidation levels over time × price, reduced to width × height."""
-        return _cached(
-            service.heatmap_body(
-                symbol,
-                venues,
-                range_,
-                start,
-                end,
-                interval,
-                width,
-                height,
-                tiers,
-                sides,
-                preset,
-                units,
-                split,
-                format,
-            ),
-            request,
-        )
+        return cached_response(heatmap.heatmap_body(ctx, p), request)
 
-    @app.get(
-        "/api/heatmap/cell", response_model=schemas.CellResponse, responses=err, tags=["model"]
-    )
-    def heatmap_cell(
-        symbol: Symbol,
-        ts: Annotated[int, Query(ge=0, le=4_102_444_800_000, description="column start, ms")],
-        price_lo: Annotated[float, Query(gt=0, allow_inf_nan=False)],
-        price_hi: Annotated[float, Query(gt=0, allow_inf_nan=False)],
-        column_ms: Annotated[int | None, Query(ge=1, le=366 * 86_400_000)] = None,
-        venues: Venues = None,
-        range_: Range = None,
-        start: Start = None,
-        end: End = None,
-        interval: Interval = None,
-        tiers: Tiers = None,
-        preset: Preset = None,
-        width: Annotated[int, Query(ge=10, le=4000, description="as sent to /api/heatmap")] = 1200,
-    ) -> Response:
+    @get("/api/heatmap/cell", schemas.CellResponse, "model")
+    def heatmap_cell(p: Annotated[CellParams, Query()]) -> Response:
         """USD per tier and side inside one heatmap cell (the tooltip's breakdown)."""
-        return _json(
-            service.heatmap_cell(
-                symbol,
-                venues,
-                range_,
-                start,
-                end,
-                interval,
-                preset,
-                tiers,
-                ts,
-                column_ms,
-                price_lo,
-                price_hi,
-                width,
-            )
-        )
+        return json_response(heatmap.heatmap_cell(ctx, p))
 
-    @app.get("/api/map", response_model=schemas.MapResponse, responses=err, tags=["model"])
-    def liq_map(
-        request: Request,
-        symbol: Symbol,
-        venues: Venues = None,
-        range_: Range = None,
-        at: Annotated[str | None, Query(max_length=40, description="time, default latest")] = None,
-        tiers: Tiers = None,
-        preset: Preset = None,
-        buckets: Annotated[int, Query(ge=5, le=2000, description="max price buckets")] = 200,
-        window_pct: Annotated[
-            float, Query(gt=0, le=100, allow_inf_nan=False, description="± % around price")
-        ] = 15.0,
-        interval: Interval = None,
-    ) -> Response:
+    @get("/api/map", schemas.MapResponse, "model")
+    def liq_map(request: Request, p: Annotated[MapParams, Query()]) -> Response:
         """The current liquidation profile: tiers stacked, cumulative curves, max pain."""
-        return _json(
-            service.liq_map(
-                symbol, venues, range_, at, tiers, preset, buckets, window_pct, interval
-            ),
-            request,
-        )
+        return cached_response(map_view.map_body(ctx, p), request)
 
-    @app.get(
-        "/api/liquidations/bars",
-        response_model=schemas.BarsResponse,
-        responses=err,
-        tags=["realized"],
-    )
-    def liquidation_bars(
-        symbol: Symbol,
-        venues: Venues = None,
-        range_: Range = None,
-        start: Start = None,
-        end: End = None,
-        interval: Annotated[str, Query(max_length=4, description="bar width 1m…1w")] = "1h",
-        min_usd: MinUsd = 0.0,
-    ) -> Response:
+    @get("/api/liquidations/bars", schemas.BarsResponse, "realized")
+    def liquidation_bars(p: Annotated[BarsParams, Query()]) -> Response:
         """Realized liquidations per interval, long and short USD, per venue."""
-        return _json(service.bars(symbol, venues, range_, start, end, interval, min_usd))
+        return json_response(realized.bars_body(ctx, p))
 
-    @app.get(
-        "/api/liquidations/levels",
-        response_model=schemas.LevelsResponse,
-        responses=err,
-        tags=["realized"],
-    )
-    def liquidation_levels(
-        symbol: Symbol,
-        venues: Venues = None,
-        range_: Range = None,
-        start: Start = None,
-        end: End = None,
-        buckets: Annotated[int, Query(ge=5, le=2000)] = 120,
-        min_usd: MinUsd = 0.0,
-    ) -> Response:
+    @get("/api/liquidations/levels", schemas.LevelsResponse, "realized")
+    def liquidation_levels(p: Annotated[LevelsParams, Query()]) -> Response:
         """Realized liquidations by price level (where they clustered)."""
-        return _json(service.levels(symbol, venues, range_, start, end, buckets, min_usd))
+        return json_response(realized.levels_body(ctx, p))
 
-    @app.get(
-        "/api/liquidations/feed",
-        response_model=schemas.FeedResponse,
-        responses=err,
-        tags=["realized"],
-    )
-    def liquidation_feed(
-        symbol: Annotated[str | None, Query(max_length=40)] = None,
-        venues: Venues = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        min_usd: MinUsd = 0.0,
-    ) -> Response:
+    @get("/api/liquidations/feed", schemas.FeedResponse, "realized")
+    def liquidation_feed(p: Annotated[FeedParams, Query()]) -> Response:
         """The latest realized liquidations, newest first."""
-        return _json(service.feed(symbol, venues, limit, min_usd))
+        return json_response(realized.feed_body(ctx, p))
 
-    @app.get(
-        "/api/series/price", response_model=schemas.PriceResponse, responses=err, tags=["series"]
-    )
-    def series_price(
-        symbol: Symbol,
-        venue: Annotated[str | None, Query(max_length=20)] = None,
-        range_: Range = None,
-        start: Start = None,
-        end: End = None,
-        interval: Annotated[str, Query(max_length=4)] = "1m",
-    ) -> Response:
+    @get("/api/series/price", schemas.PriceResponse, "series")
+    def series_price(p: Annotated[PriceParams, Query()]) -> Response:
         """OHLCV candles of one venue."""
-        return _json(service.price(symbol, venue, range_, start, end, interval))
+        return json_response(series.price_body(ctx, p))
 
-    @app.get("/api/series/oi", response_model=schemas.OIResponse, responses=err, tags=["series"])
-    def series_oi(
-        symbol: Symbol,
-        venue: Annotated[str | None, Query(max_length=20)] = None,
-        range_: Range = None,
-        start: Start = None,
-        end: End = None,
-        max_points: Annotated[int, Query(ge=10, le=20000)] = 2000,
-    ) -> Response:
+    @get("/api/series/oi", schemas.OIResponse, "series")
+    def series_oi(p: Annotated[OIParams, Query()]) -> Response:
         """Open interest of one venue (one side, base units and USD)."""
-        return _json(service.oi(symbol, venue, range_, start, end, max_points))
+        return json_response(series.oi_body(ctx, p))
 
-    @app.get("/api/instruments", response_model=schemas.InstrumentsResponse, tags=["catalogue"])
+    @get("/api/instruments", schemas.InstrumentsResponse, "catalogue")
     def instruments() -> Response:
         """Markets stored, their venues and native symbols; presets, tiers, ranges."""
-        return _json(service.instruments())
+        return json_response(catalogue.instruments_body(ctx))
 
-    @app.get("/api/status", response_model=schemas.StatusResponse, tags=["catalogue"])
+    @get("/api/status", schemas.StatusResponse, "catalogue")
     def status() -> Response:
         """Health and provenance: feed completeness, last message age and gaps per market."""
-        return _json(service.status(len(hub.clients)))
+        return json_response(catalogue.status_body(ctx, len(hub.clients)))
+
+    @get("/api/alerts", schemas.AlertsResponse, "signals")
+    def list_alerts(p: Annotated[AlertsParams, Query()]) -> Response:
+        """Fired alerts (newest first) with what triggered them."""
+        return json_response(signals.alerts(p.limit, p.symbol, p.rule))
+
+    @get("/api/score", None, "signals")
+    def score(p: Annotated[ScoreParams, Query()]) -> Response:
+        """Share of realized liquidations in the predicted hot zones vs a matched baseline,
+        with bootstrap CIs and false positives, per preset (429 while another is computed)."""
+        return json_response(signals.score(p))
+
+    @get("/api/check", None, "signals")
+    def check(p: Annotated[CheckParams, Query()]) -> Response:
+        """Exact liquidation price, estimated liquidation mass around it and a verdict."""
+        return json_response(signals.check(p))
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
@@ -447,12 +230,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    def page(name: str) -> Callable[[Request], FileResponse]:
+        def serve(request: Request) -> FileResponse:
+            response = FileResponse(WEB_DIR / name, headers={"Cache-Control": "no-cache"})
+            token = request.query_params.get("token")
+            if settings.token and token:  # the Guard has checked it
+                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+            return response
 
-    from liqscope.api.signals_routes import router as signals_router
+        return serve
 
-    app.include_router(signals_router)
+    app.get("/", include_in_schema=False)(page("index.html"))
+    app.include_router(overview.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts, token=settings.token)
     return app

@@ -7,6 +7,8 @@ against them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -101,11 +103,18 @@ class CellResponse(BaseModel):
 
 
 class Cluster(BaseModel):
-    price: float
+    """A dense band of one side's levels (``liqscope.signals.clusters.Cluster``)."""
+
+    price: float = Field(description="middle of the band's densest bucket")
     price_lo: float
     price_hi: float
     usd: float
-    distance_pct: float = Field(description="(cluster - price) / price, in percent")
+    distance_pct: float = Field(
+        description="from price to the band's near edge, % of price (+ above, - below)"
+    )
+    center: float | None = Field(default=None, description="USD-weighted mean price")
+    side: str | None = Field(default=None, description="long (below price) or short (above)")
+    leverage_mix: dict[str, float] | None = Field(default=None, description="USD per tier")
 
 
 class Clusters(BaseModel):
@@ -285,6 +294,10 @@ class StatusResponse(BaseModel):
     ws_clients: int
     cache: CacheStats
     server_time: float
+
+
+class AlertsResponse(BaseModel):
+    alerts: list[dict[str, Any]] = Field(description="fired alerts, newest first")
 
 
 class ErrorItem(BaseModel):

@@ -1,38 +1,55 @@
 """Command-line interface: thin wrappers over the services of the package.
 
-Each command lives in its own module and registers itself on ``cli.app.app``.
+Each command lives in its own module and registers itself on ``cli.app.app`` when imported;
+:func:`commands` imports them all.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
+
+import typer
 
 from liqscope.domain.errors import LiqscopeError
 
-# Modules that define commands; each registers on liqscope.cli.app.app when imported.
-COMMAND_MODULES: tuple[str, ...] = (
-    "liqprice",
-    "imports",
-    "status",
-    "chart",
-    "collect",
-    "heatmap",
-    "sim",
-    "serve",
-    "map",
-    "demo",
-    "alerts",
-    "check",
-    "score",
-)
+
+def commands() -> typer.Typer:
+    """The application with every command module imported (each registers its commands)."""
+    from liqscope.cli import (  # noqa: F401  (imported for their registrations)
+        alerts,
+        batch,
+        calibrate,
+        chart,
+        check,
+        collect,
+        demo,
+        heatmap,
+        imports,
+        lake,
+        liqprice,
+        map,
+        positions,
+        predict,
+        score,
+        serve,
+        sim,
+        status,
+    )
+    from liqscope.cli.app import app
+
+    return app
+
+
+def command_names() -> list[str]:
+    """Names of the registered commands."""
+    return [
+        c.name or (c.callback.__name__ if c.callback else "")
+        for c in commands().registered_commands
+    ]
 
 
 def main() -> None:
-    from liqscope.cli.app import app
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"liqscope.cli.{name}")
+    app = commands()
     try:
         app()
     except LiqscopeError as exc:

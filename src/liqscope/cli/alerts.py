@@ -10,8 +10,15 @@ from typing import Annotated
 import typer
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption, db_path, format_ms
+from liqscope.cli.options import PRESET_NAMES, DbOption, db_path, find_store, format_ms
 from liqscope.domain.errors import InputError
+from liqscope.domain.intervals import MINUTE_MS
+from liqscope.export.steps_file import read_steps
+from liqscope.model.market import estimate_market
+from liqscope.model.presets import preset as get_preset
+from liqscope.signals.delivery import Dispatcher, StoreSink
+from liqscope.signals.rules import AlertEngine, load_rules, observations, replay
+from liqscope.signals.storage import SignalStore
 
 
 @app.command("alerts")
@@ -28,32 +35,26 @@ def alerts(
         typer.Option("--replay", help="Evaluate --rules over this STEPS file (.csv/.parquet)."),
     ] = None,
     venue: Annotated[str | None, typer.Option(help="Venue of the STEPS file.")] = None,
-    preset: Annotated[str, typer.Option(help="Model preset for --replay.")] = "all",
+    preset: Annotated[
+        str, typer.Option(help=f"Model preset for --replay: {PRESET_NAMES}.")
+    ] = "all",
     store_fired: Annotated[
         bool, typer.Option("--store/--no-store", help="Store alerts fired by --replay.")
     ] = False,
 ) -> None:
     """List fired alerts (newest first), or replay rules over history."""
-    from liqscope.signals.storage import SignalStore
-
     if limit < 1:
         raise InputError("--limit must be >= 1")
     if replay_input is not None:
         if rules is None:
             raise InputError("--replay needs --rules FILE")
-        from liqscope.export.steps_file import read_steps
-        from liqscope.model.estimator import estimate
-        from liqscope.model.presets import preset as get_preset
-        from liqscope.signals.delivery import Dispatcher, StoreSink
-        from liqscope.signals.rules import AlertEngine, load_rules, observations, replay
-
         rule_list = load_rules(rules)
         steps = read_steps(replay_input, venue=venue, symbol=symbol)
         if not steps.venue or not steps.symbol:
             raise InputError("give --venue and --symbol (the file has no venue/symbol columns)")
-        step_ms = int(steps.ts[1] - steps.ts[0]) if len(steps) > 1 else 60_000
+        step_ms = int(steps.ts[1] - steps.ts[0]) if len(steps) > 1 else MINUTE_MS
         cfg = replace(get_preset(preset), column_ms=step_ms, max_columns=10_000_000)
-        res = estimate(steps, cfg)
+        res = estimate_market([steps], cfg).heatmap
         disp = Dispatcher()
         store = SignalStore(db_path(db)) if store_fired else None
         if store is not None:
@@ -63,9 +64,9 @@ def alerts(
         if store is not None:
             store.close()
     else:
-        path = db_path(db)
+        path = find_store(db)
         if not path.is_file():
-            raise InputError(f"no store at {path} (pass --db)")
+            raise InputError(f"no store at {path} (pass --db FILE)")
         with SignalStore(path, readonly=True) as st:
             rows = st.alerts(limit=limit, symbol=symbol)
     if as_json:

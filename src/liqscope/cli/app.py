@@ -10,6 +10,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # help texts are plain text with literal "[default: …]" (Rich markup would eat them)
+    rich_markup_mode="markdown",
 )
 
 

@@ -72,12 +72,18 @@ def parse_specs(
 async def _run(
     collector: Collector, duration: float | None, fail_fast: bool, status_every: float
 ) -> int:
+    """Run the collector until a signal, ``duration`` or its own end; the exit code.
+
+    A collector that ends by itself (a store that stayed failing, a bug) is reported in one
+    line and gives exit code 1."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(collector.run(stop))
+    ticker = asyncio.create_task(_status(collector, status_every)) if status_every else None
+    stopped = asyncio.create_task(stop.wait())
     code = 0
     try:
         if fail_fast:
@@ -86,7 +92,7 @@ async def _run(
             ):
                 await asyncio.sleep(0.05)
             dead = [s for s in collector.supervisors if not s.stats.connects]
-            if dead:
+            if dead and not task.done():
                 s = dead[0]
                 typer.echo(
                     f"error: {s.plan.name}: cannot connect to {s.plan.url} ({s.last_error})",
@@ -94,24 +100,33 @@ async def _run(
                 )
                 stop.set()
                 code = 2
-        ticker = asyncio.create_task(_status(collector, status_every)) if status_every else None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(stop.wait()), timeout=duration)
+        await asyncio.wait({task, stopped}, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+        ended_by_itself = task.done() and not stop.is_set()
         stop.set()
-        if ticker:
-            ticker.cancel()
-        await task
+        try:
+            await task
+        except Exception as exc:  # the collector died: one line, non-zero
+            typer.echo(f"error: collector stopped: {exc}", err=True)
+            return 1
+        if ended_by_itself:
+            typer.echo("error: collector stopped by itself", err=True)
+            return 1
     finally:
         stop.set()
+        stopped.cancel()
+        if ticker:
+            ticker.cancel()
         if not task.done():
-            await task
+            with contextlib.suppress(Exception):
+                await task
     return code
 
 
 async def _status(collector: Collector, every: float) -> None:
     while True:
         await asyncio.sleep(every)
-        logging.getLogger("liqscope.collect").info("status: %s", collector.stats.summary())
+        summary = collector.stats.summary(collector.clock.now_ms())
+        logging.getLogger("liqscope.collect").info("status: %s", summary)
 
 
 @app.command("collect")
@@ -173,6 +188,15 @@ def collect(
         float,
         typer.Option("--oi-poll", help="Seconds between REST open-interest polls (0: off).", min=0),
     ] = 60.0,
+    store_timeout: Annotated[
+        float,
+        typer.Option(
+            "--store-timeout",
+            help="Exit non-zero when the store keeps failing (disk full, locked, gone) this "
+            "many seconds; writes are retried with backoff until then (0: retry forever).",
+            min=0,
+        ),
+    ] = 300.0,
     no_journal: Annotated[
         bool, typer.Option("--no-journal", help="Do not keep raw frames.")
     ] = False,
@@ -202,6 +226,7 @@ def collect(
             backfill_days=backfill_days,
             oi_poll_s=oi_poll or None,
             journal=not no_journal,
+            store_timeout_s=store_timeout or None,
         )
         store = open_store(db)
     except LiqscopeError as exc:

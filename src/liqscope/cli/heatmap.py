@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption, stored_steps
+from liqscope.cli.options import PRESET_NAMES, DbOption, parse_tiers, stored_window
 from liqscope.domain.errors import InputError
+from liqscope.export.grid import GRID_FORMATS, grid_table, write_grid
+from liqscope.export.png import render_heatmap_png
+from liqscope.export.steps_file import read_steps
+from liqscope.model.market import estimate_market
+from liqscope.model.presets import preset as get_preset
 from liqscope.model.steps import Steps
-
-
-def _parse_tiers(text: str | None) -> list[float] | None:
-    if text is None or not text.strip() or text.strip().lower() == "all":
-        return None
-    out = []
-    for part in text.split(","):
-        p = part.strip().lower().rstrip("x")
-        try:
-            out.append(float(p))
-        except ValueError:
-            raise InputError(
-                f"--tiers: {part.strip()!r} is not a leverage (e.g. 25,50,100)"
-            ) from None
-    return out
 
 
 def load_steps(
     input_path: Path | None, venue: str | None, symbol: str | None, db: Path | None = None
-) -> Steps:
-    """The model input: a STEPS file, or else the 1-minute steps stored for venue/symbol."""
+) -> tuple[list[Steps], dict[str, str]]:
+    """The model input: a STEPS file, or else the 1-minute steps stored for the market on
+    ``venue`` (a venue, a comma list or all: the aggregate), with the venues left out."""
     if input_path is not None:
-        from liqscope.export.steps_file import read_steps
-
-        return read_steps(input_path, venue=venue, symbol=symbol)
-    if not venue or not symbol:
-        raise InputError("give --input STEPS, or --venue and --symbol to read from the store")
-    return stored_steps(db, venue, symbol)
+        one = read_steps(input_path, venue=venue, symbol=symbol)
+        if not one.venue or not one.symbol:
+            raise InputError("give --venue and --symbol (the input has no venue/symbol columns)")
+        return [one], {}
+    if not symbol:
+        raise InputError("give --input STEPS, or --symbol (and --venue) to read from the store")
+    _, steps, skipped = stored_window(db, symbol, venue or "all")
+    return steps, skipped
 
 
 @app.command("heatmap")
@@ -49,30 +43,28 @@ def heatmap(
     input_path: Annotated[
         Path | None, typer.Option("--input", "-i", help="STEPS file (.csv or .parquet).")
     ] = None,
-    venue: Annotated[str | None, typer.Option(help="Venue (default: the file's column).")] = None,
-    symbol: Annotated[str | None, typer.Option(help="Symbol (default: the file's column).")] = None,
+    venue: Annotated[
+        str | None,
+        typer.Option(help="Venue, a comma list or all [default: the file's column; store: all]."),
+    ] = None,
+    symbol: Annotated[str | None, typer.Option(help="Symbol [default: the file's column].")] = None,
     tiers: Annotated[
-        str | None, typer.Option(help="Leverage tiers to show, e.g. 25,50,100 (default: all).")
+        str | None,
+        typer.Option(help="Leverage tiers to show, e.g. 25,50,100 [default: the preset's]."),
     ] = None,
     side: Annotated[str, typer.Option(help="long, short or both.")] = "both",
-    preset: Annotated[str, typer.Option(help="Model preset: all or high.")] = "all",
+    preset: Annotated[str, typer.Option(help=f"Model preset: {PRESET_NAMES}.")] = "all",
     bucket: Annotated[
-        float | None, typer.Option(help="Price bucket size in USD (default: ~2000 buckets).")
+        float | None,
+        typer.Option(help="Price bucket size in USD [default: the preset's 2000 buckets]."),
     ] = None,
     columns: Annotated[
-        int | None, typer.Option(help="Maximum number of time columns (default 2048).")
+        int | None, typer.Option(help="Maximum number of time columns [default: 2048].")
     ] = None,
     relative: Annotated[bool, typer.Option(help="Scale values to 0..1 instead of USD.")] = False,
     db: DbOption = None,
 ) -> None:
     """Estimate the liquidation heatmap and write it as a PNG or a raw grid."""
-    from dataclasses import replace
-
-    from liqscope.export.grid import GRID_FORMATS, grid_table, write_grid
-    from liqscope.export.png import render_heatmap_png
-    from liqscope.model.estimator import estimate
-    from liqscope.model.presets import preset as get_preset
-
     suffix = out.suffix.lower()
     if suffix != ".png" and suffix not in GRID_FORMATS:
         raise InputError(
@@ -85,11 +77,9 @@ def heatmap(
         cfg = replace(cfg, bucket_usd=bucket)
     if columns is not None:
         cfg = replace(cfg, max_columns=columns)
-    tier_list = _parse_tiers(tiers)
-    steps = load_steps(input_path, venue, symbol, db)
-    if not steps.venue or not steps.symbol:
-        raise InputError("give --venue and --symbol (the input has no venue/symbol columns)")
-    result = estimate(steps, cfg)
+    tier_list = parse_tiers(tiers)
+    steps, skipped = load_steps(input_path, venue, symbol, db)
+    result = estimate_market(steps, cfg, skipped=skipped).heatmap
     table = grid_table(
         result, tiers=tier_list, sides=None if side == "both" else side, relative=relative
     )

@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 
 from liqscope.cli.app import app, fail
+from liqscope.cli.options import VENUE_NAMES, EntryOption, LeverageOption, SideOption
 from liqscope.domain import registry
 from liqscope.domain.errors import LiqscopeError
-from liqscope.domain.liqprice import METHODS, liquidation_price
+from liqscope.domain.liqprice import METHODS, check_leverage, check_side, liquidation_price
 from liqscope.domain.tiers import LOADERS, load_tiers
 from liqscope.domain.types import Side
 
@@ -21,11 +22,11 @@ _DEFAULT_FORMAT = {"binance": "binance", "bybit": "bybit", "okx": "okx"}
 
 @app.command("liqprice")
 def liqprice(
-    venue: Annotated[str, typer.Option(help="binance, bybit, okx or hyperliquid")],
+    venue: Annotated[str, typer.Option(help=f"One of {VENUE_NAMES}.")],
     symbol: Annotated[str, typer.Option(help="venue symbol: BTCUSDT, BTC-USDT-SWAP, BTC")],
-    side: Annotated[str, typer.Option(help="long or short")],
-    entry: Annotated[float, typer.Option(help="entry price")],
-    leverage: Annotated[float, typer.Option(help="leverage, e.g. 10")],
+    side: SideOption,
+    entry: EntryOption,
+    leverage: LeverageOption,
     qty: Annotated[float, typer.Option(help="base units for linear, contracts for inverse")],
     method: Annotated[str, typer.Option(help=f"one of {', '.join(METHODS)}")] = "exact",
     tiers_file: Annotated[Path | None, typer.Option(help="your own tier table (JSON)")] = None,
@@ -35,7 +36,9 @@ def liqprice(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Print the liquidation price of an isolated one-way position and the tier used."""
+    """Print the liquidation price of an isolated one-way position and the tier used.
+
+    Leverage above the venue's cap for the position's size is refused (exit 2)."""
     try:
         position_side = Side.parse(side)
         inst = registry.instrument(venue, symbol)
@@ -49,7 +52,9 @@ def liqprice(
             tiers = registry.default_tiers(venue, symbol)
             illustrative = registry.is_illustrative(venue, symbol)
             source = "builtin (illustrative)" if illustrative else "builtin"
+        check_leverage(inst, tiers, entry, leverage, qty)
         result = liquidation_price(inst, tiers, position_side, entry, leverage, qty, method)
+        check_side(position_side, entry, result.price)
     except (LiqscopeError, ValueError) as exc:
         raise fail(str(exc)) from None
     notional = qty * inst.contract_size if inst.inverse else qty * entry

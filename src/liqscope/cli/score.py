@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption, db_path
+from liqscope.cli.options import DbOption, open_store, stored_steps
 from liqscope.domain.errors import InputError
 
 HOUR_MS = 3_600_000
+
+
+def _score_real(data_dir: Path, presets: str, split: str | None, as_json: bool) -> None:
+    from liqscope.model.presets import preset as get_preset
+    from liqscope.signals import realdata as rd
+
+    data = rd.load_real(data_dir)
+    split_day = rd.day_of(split) if split else None
+    out = {
+        name.strip(): rd.evaluate(data, get_preset(name), split_day=split_day)
+        for name in presets.split(",")
+        if name.strip()
+    }
+    if as_json:
+        typer.echo(json.dumps(out, default=float))
+        return
+    for name, ev in out.items():
+        for period, per in ev["periods"].items():
+            typer.echo(f"{name} [{period}, {per['days']} coin-days] pooled Spearman (95% CI)")
+            for method in ("model", *rd.BASELINES):
+                row = per[method]
+                typer.echo(
+                    f"  {method:<24} "
+                    + "  ".join(f"{k} {_fmt(row, k)}" for k in ("long", "short", "total"))
+                )
 
 
 def _fmt(d: dict, key: str) -> str:  # type: ignore[type-arg]
@@ -37,9 +63,18 @@ def score(
     calibrate: Annotated[
         bool, typer.Option(help="Fit the calibrated preset on the first half; score the second.")
     ] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data", help="Real-data folder: daily figures vs the baselines."),
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="With --data: first test day.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Share of realized liquidations in predicted hot zones vs a matched baseline."""
+    """Share of realized liquidations in predicted hot zones vs a matched baseline; with
+    --data, the real-data daily scorecard (pooled Spearman vs four baselines, with CIs)."""
+    if data_dir is not None:
+        _score_real(data_dir, presets, split, as_json)
+        return
     from liqscope.model.presets import preset as get_preset
     from liqscope.signals import scorecard as sc
     from liqscope.signals.calibrate import calibrate as fit
@@ -58,35 +93,32 @@ def score(
     else:
         if not venue or not symbol:
             raise InputError("give --scenario, or --venue and --symbol with --db")
-        from liqscope.cli.check import steps_from_store
-        from liqscope.store.sqlite import SqliteStore
-
-        steps = steps_from_store(db, venue, symbol, days)
-        with SqliteStore(db_path(db), readonly=True) as st:
+        steps = stored_steps(db, venue, symbol, days)
+        with open_store(db, must_exist=True) as st:
             realized = sc.realized_from_store(
                 st, venue, symbol, int(steps.ts[0]), int(steps.ts[-1]) + 60_000
             )
         block = 24 * HOUR_MS
         source = {"venue": venue, "symbol": symbol, "days": days}
-    split = None
+    score_from = None
     out: dict = {"source": source}  # type: ignore[type-arg]
     if calibrate:
         cal = fit(steps, configs[next(iter(configs))])
         configs["calibrated"] = cal.config
-        split = cal.split_ms
+        score_from = cal.split_ms
         out["calibration"] = cal.to_dict()
     if scenario is not None:
         res = sc.sim_scorecards(
             sim, configs, column_ms=col, q=q, range_pct=range_pct, block_ms=block,
-            score_from_ms=split,
+            score_from_ms=score_from,
         )  # fmt: skip
     else:
         res = {"models": {}}
         for name, cfg in configs.items():
             est = sc.estimate_sim(sc.SimData(steps, realized, None, 0, 0), cfg, col)
             wm = sc.window_maps(est, steps, tiers=cfg.display_leverages)
-            if split is not None:
-                wm = sc._after(wm, split)
+            if score_from is not None:
+                wm = sc._after(wm, score_from)
             res["models"][name] = sc.score_windows(
                 wm, realized, q=q, range_pct=range_pct, block_ms=block
             ).to_dict()
@@ -95,6 +127,11 @@ def score(
                     sc.shuffled(wm), realized, q=q, range_pct=range_pct, block_ms=block
                 ).to_dict()
     out.update(res)
+    if scenario is None and venue == "hyperliquid":  # estimated vs measured positions
+        from liqscope.signals.measured import score_stored
+
+        with open_store(db, must_exist=True) as st:
+            out["measured"] = score_stored(st, steps, configs, symbol or "")
     if as_json:
         typer.echo(json.dumps(out, default=float))
         return
@@ -106,6 +143,16 @@ def score(
     for name, d in rows.items():
         extra = f"  EMD {d['emd_pct']:.2f}%" if "emd_pct" in d else ""
         typer.echo(
-            f"  {name:<22} hot {_fmt(d, 'hot_share')}  baseline {_fmt(d, 'baseline_share')}  "
+            f"  {name:<22} hot {_fmt(d, 'hot_share')}  prior {_fmt(d, 'baseline_share')}  "
+            f"percentile {_fmt(d, 'level_percentile')} (prior "
+            f"{d['baseline_percentile']['value']:.3f})  "
             f"FP {d['false_positives']}/{d['zones_reached']}{extra}"
         )
+    if "intervals" in out:
+        typer.echo("  per-interval Spearman long / short / total (95% CI):")
+        for method, row in out["intervals"].items():
+            if isinstance(row, dict):
+                typer.echo(
+                    f"    {method:<22} "
+                    + "  ".join(_fmt(row, k) for k in ("long", "short", "total"))
+                )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -80,18 +81,54 @@ def serve(
         int, typer.Option(help="Store a map snapshot every N minutes (0: never).", min=0)
     ] = 5,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LIQSCOPE_TOKEN",
+            help="Token every request must carry (Bearer, ?token= or cookie); required "
+            "when binding beyond loopback (env LIQSCOPE_TOKEN).",
+            show_envvar=False,
+        ),
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Host name clients may use besides the loopback ones (repeatable; * = any) "
+            "(env LIQSCOPE_ALLOWED_HOSTS, a comma list).",
+            metavar="NAME",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (OpenAPI at /docs), the WebSocket push (/ws) and the web UI (/)."""
     import uvicorn
 
     from liqscope.api.app import Settings, create_app
+    from liqscope.api.security import is_loopback
+
+    hosts = list(allow_host or [])
+    hosts += [h.strip() for h in os.environ.get("LIQSCOPE_ALLOWED_HOSTS", "").split(",") if h]
+    if not is_loopback(host):
+        if not token:
+            raise InputError(
+                f"--host {host}: binding beyond loopback needs --token (or LIQSCOPE_TOKEN)"
+            )
+        if host not in ("0.0.0.0", "::", ""):
+            hosts.append(host)
+        typer.secho(
+            f"WARNING: liqscope is reachable beyond this machine on {host}:{port}; every "
+            "request must carry the token (Authorization: Bearer …, or open /?token=… once). "
+            f"Allowed host names: loopback{', ' + ', '.join(hosts) if hosts else ''}.",
+            err=True,
+            fg=typer.colors.RED,
+            bold=True,
+        )
 
     db = db_path(db)
     if not db.parent.exists():
         if db.parent != db_path(None).parent:
             raise InputError(f"--db: folder {db.parent} does not exist")
         db.parent.mkdir(parents=True)
-    settings = Settings(db_path=str(db))
+    settings = Settings(db_path=str(db), allowed_hosts=hosts, token=token or None)
     if collect:
         start, stop = _collector_hooks(db, collect)
         settings.on_startup.append(start)

@@ -11,11 +11,25 @@ from rich.console import Console
 from rich.table import Table
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption, db_path, format_ms, open_store
+from liqscope.cli.options import DbOption, find_store, format_ms, open_store
 from liqscope.domain.clock import SYSTEM_CLOCK
+from liqscope.ingest.history import REASON_HISTORY_FAILED, REASON_NO_OI_HISTORY
+from liqscope.store.base import Gap
 from liqscope.store.schema import SCHEMA_VERSION
 
 SAMPLED_LABEL = "sampled feed (totals are lower bounds)"
+MISSING_LABEL = "history missing"
+
+
+def history_missing(gaps: list[Gap]) -> dict[tuple[str, str, str], str]:
+    """(venue, symbol, stream) -> why its history could not be back-filled (open gaps only)."""
+    out: dict[tuple[str, str, str], str] = {}
+    for g in gaps:
+        if not g.backfilled and (
+            g.reason == REASON_NO_OI_HISTORY or g.reason.startswith(REASON_HISTORY_FAILED)
+        ):
+            out[(g.venue, g.symbol, g.stream)] = g.reason
+    return out
 
 
 def _age(ms: int | None) -> str:
@@ -34,27 +48,36 @@ def status_command(
     db: DbOption = None,
 ) -> None:
     """Show what is stored: counts, time ranges, gaps, last message age, sampled feeds."""
-    store = open_store(db, must_exist=True)
+    path = find_store(db)
+    store = open_store(path, must_exist=True)
     try:
         now = SYSTEM_CLOCK.now_ms()
         rows = store.coverage(now)
         counts = store.counts()
+        missing = history_missing(store.gaps())
     finally:
         store.close()
     if as_json:
         payload: dict[str, Any] = {
-            "db": str(db_path(db)),
+            "db": str(path),
             "schema_version": SCHEMA_VERSION,
             "now_ms": now,
             "tables": counts,
-            "streams": [{**asdict(r), "label": SAMPLED_LABEL if r.sampled else None} for r in rows],
+            "streams": [
+                {
+                    **asdict(r),
+                    "label": SAMPLED_LABEL if r.sampled else None,
+                    "history_missing": missing.get((r.venue, r.symbol, r.stream)),
+                }
+                for r in rows
+            ],
         }
         typer.echo(json.dumps(payload, indent=2))
         return
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
-    console.print(f"store {db_path(db)} (schema v{SCHEMA_VERSION})", highlight=False)
+    console.print(f"store {path} (schema v{SCHEMA_VERSION})", highlight=False)
     if not rows:
         console.print("empty: nothing stored yet")
         return
@@ -82,8 +105,17 @@ def status_command(
             format_ms(r.last_ts),
             gaps,
             _age(r.last_message_age_ms),
-            "sampled*" if r.sampled else "",
+            ", ".join(
+                n
+                for n in (
+                    "sampled*" if r.sampled else "",
+                    f"{MISSING_LABEL}**" if (r.venue, r.symbol, r.stream) in missing else "",
+                )
+                if n
+            ),
         )
     console.print(table)
     if any(r.sampled for r in rows):
         console.print(f"* {SAMPLED_LABEL}", highlight=False)
+    for (venue, symbol, stream), why in sorted(missing.items()):
+        console.print(f"** {venue} {symbol} {stream}: {MISSING_LABEL} ({why})", highlight=False)

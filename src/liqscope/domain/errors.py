@@ -12,3 +12,9 @@ class InputError(LiqscopeError):
 
 class VenueError(LiqscopeError):
     """A venue could not be reached or answered with something unusable."""
+
+
+class StoreError(LiqscopeError):
+    """The store could not be written or read (disk full, locked, gone, server down).
+
+    Nothing of the failed write is stored; the message names the cause in one line."""

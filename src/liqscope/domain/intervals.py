@@ -42,3 +42,25 @@ def interval_name(ms: int) -> str:
         if value == ms:
             return name
     return f"{ms}ms"
+
+
+RANGES: dict[str, int] = {
+    "12h": 12 * HOUR_MS,
+    "24h": DAY_MS,
+    "3d": 3 * DAY_MS,
+    "7d": 7 * DAY_MS,
+    "30d": 30 * DAY_MS,
+    "90d": 90 * DAY_MS,
+    "180d": 180 * DAY_MS,
+    "1y": 365 * DAY_MS,
+}
+"""Named history ranges (how far back a view looks), as the API and the CLI accept them."""
+
+
+def range_ms(text: str) -> int:
+    """Milliseconds of a range name such as ``12h``, ``7d`` or ``1y``."""
+    try:
+        return RANGES[text.strip().lower()]
+    except KeyError:
+        names = ", ".join(RANGES)
+        raise InputError(f"unknown range {text!r} (expected one of {names})") from None

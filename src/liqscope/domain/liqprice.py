@@ -169,6 +169,36 @@ def liquidation_price(
     return LiqResult(max(best_price, 0.0), best_k + 1, t.mmr, t.maint_amount, method)
 
 
+def check_leverage(
+    instrument: Instrument, tiers: TierTable, entry: float, leverage: float, qty: float
+) -> None:
+    """Raise InputError when ``leverage`` exceeds what the venue allows for the position's size
+    at entry (the tier table's maximum leverage for that size)."""
+    _positive("entry", entry)
+    _positive("leverage", leverage)
+    _positive("qty", qty)
+    measure = position_measure(instrument, tiers.basis, qty, entry)
+    k = tiers.index_for(measure)
+    cap = tiers.tiers[k].max_leverage
+    if leverage > cap * (1 + 1e-9):
+        notional = qty * instrument.contract_size if instrument.inverse else qty * entry
+        raise InputError(
+            f"leverage {leverage:g}x is above {instrument.venue} {instrument.symbol}'s cap of "
+            f"{cap:g}x for a ${notional:,.0f} position (tier {k + 1}); use {cap:g}x or less"
+        )
+
+
+def check_side(side: Side, entry: float, price: float) -> None:
+    """Raise InputError when a liquidation price lies on the wrong side of entry (a long's at
+    or above it, a short's at or below it): the venue would liquidate the position at once."""
+    if price >= entry if side is Side.LONG else 0 < price <= entry:
+        where = "above" if side is Side.LONG else "below"
+        raise InputError(
+            f"the {side.label} liquidation price {price:,.4f} is at or {where} entry {entry:g}: "
+            "maintenance margin exceeds the margin at this leverage (lower the leverage)"
+        )
+
+
 def ratio_is_entry_independent(
     instrument: Instrument, tiers: TierTable, method: str = "exact"
 ) -> bool:

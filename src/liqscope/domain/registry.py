@@ -12,8 +12,14 @@ Sources and status of each table:
   current table. Load the real one with ``--tiers-file`` (see docs/liquidation-price.md).
 
 Contract sizes: Binance COIN-M BTCUSD_PERP 100 USD, ETHUSD_PERP 10 USD; Bybit BTCUSD 1 USD;
-OKX BTC-USDT-SWAP 0.01 BTC, ETH-USDT-SWAP 0.1 ETH, BTC-USD-SWAP 100 USD. OKX instruments
-carry a 0.05 % liquidation fee rate (the regular-tier taker fee; verify for your account).
+OKX BTC-USDT-SWAP 0.01 BTC, ETH-USDT-SWAP 0.1 ETH, SOL-USDT-SWAP 1 SOL, BTC-USD-SWAP 100 USD,
+ETH-USD-SWAP 10 USD. OKX instruments carry a 0.05 % liquidation fee rate (the regular-tier
+taker fee; verify for your account). This module is the one place these facts are stated:
+venue adapters and importers read them from here (:func:`instruments`).
+
+Feeds: Binance and OKX publish a *sample* of their liquidations (at most one per symbol per
+second, :func:`sampled_feed`); Bybit's ``allLiquidation`` is complete; Hyperliquid has no
+public liquidation feed (:func:`has_liquidation_feed`).
 """
 
 from __future__ import annotations
@@ -282,6 +288,44 @@ _ENTRIES: dict[tuple[str, str], tuple[Instrument, TierBasis, tuple[Tier, ...], b
 }
 
 
+# Instruments with known contract sizes but no built-in tier table.
+_INSTRUMENTS_ONLY: tuple[Instrument, ...] = (
+    Instrument("okx", "SOL-USDT-SWAP", "SOL", "USDT", _LINEAR, 1.0, _OKX_FEE),
+    Instrument("okx", "ETH-USD-SWAP", "ETH", "USD", _INVERSE, 10.0, _OKX_FEE),
+    Instrument("bybit", "ETHUSD", "ETH", "USD", _INVERSE, 1.0),
+)
+
+# venue -> (has a public liquidation feed, the feed is a sample)
+_FEEDS: dict[str, tuple[bool, bool]] = {
+    Venue.BINANCE.value: (True, True),
+    Venue.BYBIT.value: (True, False),
+    Venue.OKX.value: (True, True),
+    Venue.HYPERLIQUID.value: (False, False),
+}
+
+
+def sampled_feed(venue: str) -> bool:
+    """True when ``venue``'s public liquidation feed is a sample (totals are lower bounds).
+
+    Unknown venues (and venue-like names such as ``binance_coinm``) follow their base venue.
+    """
+    base = venue.strip().lower().split("_", 1)[0]
+    return _FEEDS.get(base, (False, False))[1]
+
+
+def has_liquidation_feed(venue: str) -> bool:
+    """True when ``venue`` publishes liquidations at all (Hyperliquid does not)."""
+    base = venue.strip().lower().split("_", 1)[0]
+    return _FEEDS.get(base, (False, False))[0]
+
+
+def instruments(venue: str) -> tuple[Instrument, ...]:
+    """Every built-in instrument of ``venue`` (with or without a tier table)."""
+    v = venue.strip().lower()
+    out = [e[0] for (ven, _), e in _ENTRIES.items() if ven == v]
+    return (*out, *(i for i in _INSTRUMENTS_ONLY if i.venue == v))
+
+
 def known_symbols(venue: str | None = None) -> tuple[tuple[str, str], ...]:
     """``(venue, symbol)`` pairs with built-in data, optionally for one venue."""
     return tuple(key for key in _ENTRIES if venue is None or key[0] == venue)
@@ -302,7 +346,14 @@ def _entry(venue: str, symbol: str) -> tuple[Instrument, TierBasis, tuple[Tier, 
 
 def instrument(venue: str, symbol: str) -> Instrument:
     """The built-in instrument; InputError naming the known symbols if there is none."""
-    return _entry(venue, symbol)[0]
+    try:
+        return _entry(venue, symbol)[0]
+    except InputError:
+        wanted = symbol.strip().upper()
+        for inst in _INSTRUMENTS_ONLY:
+            if inst.venue == venue.strip().lower() and inst.symbol == wanted:
+                return inst
+        raise
 
 
 def default_tiers(venue: str, symbol: str) -> TierTable:
@@ -363,3 +414,11 @@ def native_symbol(venue: str, market: str) -> str:
     if v == Venue.BINANCE.value and inverse:
         return f"{base}USD_PERP"
     return wanted
+
+
+def register(instrument: Instrument, basis: TierBasis, tiers: tuple[Tier, ...]) -> None:
+    """Add (or replace) a venue's real tier table for one instrument, e.g. Hyperliquid's
+    margin tables read from its ``meta`` (``venues.hyperliquid.margin``)."""
+    if not tiers:
+        raise InputError(f"{instrument.venue} {instrument.symbol}: empty tier table")
+    _ENTRIES[(instrument.venue, instrument.symbol)] = (instrument, basis, tiers, False)

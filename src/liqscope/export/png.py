@@ -1,10 +1,13 @@
 """Heatmap PNG in the look traders know: dark background, dark -> yellow colour scale,
-price line on top, colour bar in USD."""
+price line on top, colour bar in USD; and the axis helpers every PNG renderer shares."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +15,57 @@ from liqscope.export.grid import GridTable
 
 BACKGROUND = "#0b0e14"
 FOREGROUND = "#c9d1d9"
+EDGE = "#30363d"
+
+
+def dollars(value: float, span: float) -> str:
+    """``$62,100`` (decimals only as fine as a tick ``span`` apart needs; sign kept)."""
+    digits = 0 if span <= 0 or span >= 10 else min(8, 1 - math.floor(math.log10(span)))
+    text = f"${abs(value):,.{digits}f}"
+    return "-" + text if value < 0 and round(abs(value), digits) > 0 else text
+
+
+def dollar_axis(axis: Any, absolute: bool = False) -> None:
+    """Label an axis's ticks in dollars (``$62,100``), never as offsets or ``1e6``;
+    ``absolute`` drops the sign (bars drawn below zero)."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(value: float, _pos: int | None) -> str:
+        lo, hi = axis.get_view_interval()
+        ticks = [t for t in axis.get_majorticklocs() if lo <= t <= hi]
+        span = min((b - a for a, b in pairwise(ticks)), default=abs(hi - lo))
+        return dollars(abs(value) if absolute else value, float(span))
+
+    axis.set_major_formatter(FuncFormatter(fmt))
+
+
+def figure(width_in: float, height_in: float, dpi: int) -> tuple[Any, Any]:
+    """A figure on the dark background (no pyplot state) and its one axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi, facecolor=BACKGROUND)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot(1, 1, 1, facecolor=BACKGROUND)
+
+
+def save(fig: Any, ax: Any, path: str | Path) -> Path:
+    """Add the legend of ``ax`` in the house colours, lay out and write the PNG."""
+    leg = ax.legend(loc="upper left", facecolor=BACKGROUND, edgecolor=EDGE)
+    for text in leg.get_texts():
+        text.set_color(FOREGROUND)
+    fig.tight_layout()
+    p = Path(path)
+    fig.savefig(p, format="png", facecolor=BACKGROUND)
+    return p
+
+
+def style_axes(*axes: Any) -> None:
+    """Foreground ticks and dark spines on the dark background."""
+    for ax in axes:
+        ax.tick_params(colors=FOREGROUND)
+        for spine in ax.spines.values():
+            spine.set_color(EDGE)
 
 
 def _title(table: GridTable) -> str:
@@ -39,8 +93,6 @@ def render_heatmap_png(
     so a few extreme buckets do not wash out the rest; the y-axis is cropped to the price
     range holding mass or price."""
     import matplotlib.dates as mdates
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     vals = table.values
     edges = table.bucket_edges
@@ -61,9 +113,7 @@ def render_heatmap_png(
     nz = vals[vals > 0]
     vmax = float(np.quantile(nz, clip_quantile)) if nz.size else 1.0
 
-    fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100, facecolor=BACKGROUND)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1, facecolor=BACKGROUND)
+    fig, ax = figure(width_px / 100, height_px / 100, 100)
     mesh = ax.pcolormesh(
         x,
         edges,
@@ -84,18 +134,13 @@ def render_heatmap_png(
     ax.xaxis.set_major_formatter(formatter)
     ax.set_xlabel("time (UTC)", color=FOREGROUND)
     ax.set_ylabel("price", color=FOREGROUND)
+    dollar_axis(ax.yaxis)
     ax.set_title(_title(table), color=FOREGROUND, fontsize=11)
-    ax.tick_params(colors=FOREGROUND)
-    for spine in ax.spines.values():
-        spine.set_color("#30363d")
+    style_axes(ax)
     cbar = fig.colorbar(mesh, ax=ax, pad=0.01)
     cbar.set_label(table.units, color=FOREGROUND)
+    if table.units == "USD":
+        dollar_axis(cbar.ax.yaxis)
     cbar.ax.tick_params(colors=FOREGROUND)
-    cbar.outline.set_edgecolor("#30363d")
-    leg = ax.legend(loc="upper left", facecolor=BACKGROUND, edgecolor="#30363d")
-    for text in leg.get_texts():
-        text.set_color(FOREGROUND)
-    fig.tight_layout()
-    p = Path(path)
-    fig.savefig(p, format="png", facecolor=BACKGROUND)
-    return p
+    cbar.outline.set_edgecolor(EDGE)
+    return save(fig, ax, path)

@@ -8,11 +8,12 @@ from typing import Any, Literal
 
 from liqscope.domain.errors import InputError
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 """Version of the estimation semantics (docs/methodology.md). Bump when outputs change."""
 
 SideSplit = Literal["taker", "equal", "ratio"]
 Closing = Literal["proportional", "recent"]
+Book = Literal["oi", "net"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,13 @@ class ModelConfig:
     """Default leverage filter of views and exports (None = every tier). The model itself
     always runs every tier, so filtered values stay in USD of the whole OI."""
 
+    grid_leverages: tuple[float, ...] | None = None
+    """Tiers whose levels the covering grid spans (None = every tier). Levels of the other
+    tiers beyond it are kept in the edge buckets, which the input's price path never
+    reaches (the grid always spans the path), so accounting and consumption are exact; only
+    their drawn position is clipped. Lets a far low-leverage tier share the grid's
+    resolution with the tiers near price."""
+
     size_classes_usd: tuple[float, ...] = (10_000.0,)
     """Position-size classes (USD notional) used to pick the venue's margin tier."""
 
@@ -42,6 +50,19 @@ class ModelConfig:
     """How new notional N = dOI x close is split: ``taker`` (long 2pN, short 2(1-p)N with
     p = taker-buy share of volume; 0.5 when unknown), ``equal`` (N each) or ``ratio``
     (a caller-given long share per step)."""
+
+    book: Book = "oi"
+    """``oi`` (v2): each side's book tracks OI at every step through gross opening and
+    closing flows (opened - closed - liquidated = dOI per side); ``net`` (v1): positions
+    open only on rising OI and close only on falling OI (the book drains)."""
+
+    turnover_per_day: float = 1.0
+    """v2 gross turnover: the fraction of OI closed and reopened per day at average volume
+    (scaled by the step's relative volume)."""
+
+    unknown_long_share: float = 0.5
+    """Long share ``p`` of a step whose taker-buy volume is unknown (``side_split="taker"``):
+    v1 splits new notional 2p / 2(1 - p), v2 tilts the books' turnover the same way."""
 
     entry_points: int = 8
     """Number of entry prices spread over [low, high] of an opening step."""
@@ -101,6 +122,10 @@ class ModelConfig:
             self.leverages
         ):
             raise bad("display_leverages must be a subset of leverages")
+        if self.grid_leverages is not None and not (
+            self.grid_leverages and set(self.grid_leverages) <= set(self.leverages)
+        ):
+            raise bad("grid_leverages must be a non-empty subset of leverages")
         if not self.size_classes_usd or len(self.size_weights) != len(self.size_classes_usd):
             raise bad("size_weights must have one weight per size class")
         if any(not (math.isfinite(x) and x > 0) for x in self.size_classes_usd):
@@ -113,6 +138,12 @@ class ModelConfig:
             raise bad(f"unknown side_split {self.side_split!r}")
         if self.closing not in ("proportional", "recent"):
             raise bad(f"unknown closing {self.closing!r}")
+        if self.book not in ("oi", "net"):
+            raise bad(f"unknown book {self.book!r}")
+        if not (math.isfinite(self.turnover_per_day) and 0 <= self.turnover_per_day <= 1000):
+            raise bad("turnover_per_day must be in [0, 1000]")
+        if not 0.0 <= self.unknown_long_share <= 1.0:
+            raise bad("unknown_long_share must be in [0, 1]")
         if not 1 <= self.entry_points <= 1024:
             raise bad("entry_points must be in 1..1024")
         if self.recent_window_ms <= 0:

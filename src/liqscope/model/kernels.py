@@ -1,6 +1,7 @@
 """Numeric kernels of the estimator: ``@njit(cache=True)`` functions over plain arrays.
 
 Everything that loops over steps, levels or buckets lives here and nowhere else. The
+kernels release the GIL (``nogil=True``), so several markets can be estimated in threads. The
 typed Python API that calls these is in :mod:`liqscope.model.grid` and
 :mod:`liqscope.model.estimator`; the semantics are documented in ``docs/methodology.md``
 and mirrored, slowly and plainly, by :mod:`liqscope.model.reference`.
@@ -24,7 +25,7 @@ _RENORM_HI = 1e100
 _FULL = 1.0 - 1e-12
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bucket_index(price, origin, step):  # type: ignore[no-untyped-def]
     """THE canonical price -> bucket function: ``floor((price - origin) / step)``.
 
@@ -33,14 +34,28 @@ def bucket_index(price, origin, step):  # type: ignore[no-untyped-def]
     return np.int64(math.floor((price - origin) / step))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bucket_index_array(prices, origin, step, out):  # type: ignore[no-untyped-def]
     """Apply :func:`bucket_index` to every element of ``prices`` into ``out`` (int64)."""
     for i in range(prices.shape[0]):
         out[i] = bucket_index(prices[i], origin, step)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def relative_rate(rate, dt, half_life_ms, out):  # type: ignore[no-untyped-def]
+    """``out[i] = rate[i] / m_i`` with ``m`` the causal exponential mean of ``rate``
+    (weight ``1 - 2^(-dt_i / half_life)`` for step ``i``, ``m_0 = rate_0``); 1 where the
+    mean is not positive (no volume information)."""
+    mean = 0.0
+    for i in range(rate.shape[0]):
+        if i == 0:
+            mean = rate[0]
+        else:
+            mean += (1.0 - 2.0 ** (-dt[i] / half_life_ms)) * (rate[i] - mean)
+        out[i] = rate[i] / mean if mean > 0.0 else 1.0
+
+
+@njit(cache=True, nogil=True)
 def _clear_pool_side(raw, scale, rsum, p, s):  # type: ignore[no-untyped-def]
     for g in range(raw.shape[1]):
         raw[p, g, s, :] = 0.0
@@ -48,7 +63,7 @@ def _clear_pool_side(raw, scale, rsum, p, s):  # type: ignore[no-untyped-def]
         rsum[p, g, s] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pool_side_live(scale, rsum, p, s):  # type: ignore[no-untyped-def]
     tot = 0.0
     for g in range(scale.shape[1]):
@@ -56,7 +71,7 @@ def _pool_side_live(scale, rsum, p, s):  # type: ignore[no-untyped-def]
     return tot
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scale_pool_side(raw, scale, rsum, p, s, keep):  # type: ignore[no-untyped-def]
     """Multiply pool p side s by ``keep`` (clearing it when nothing is kept)."""
     if keep <= 1.0 - _FULL:
@@ -66,7 +81,7 @@ def _scale_pool_side(raw, scale, rsum, p, s, keep):  # type: ignore[no-untyped-d
         scale[p, g, s] *= keep
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _renormalise(raw, scale, rsum):  # type: ignore[no-untyped-def]
     for p in range(scale.shape[0]):
         for g in range(scale.shape[1]):
@@ -78,7 +93,7 @@ def _renormalise(raw, scale, rsum):  # type: ignore[no-untyped-def]
                     scale[p, g, s] = 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _snapshot(raw, scale, group_tier, out):  # type: ignore[no-untyped-def]
     """Write the per-tier state (pools and size classes summed) into ``out[T, 2, B]``."""
     out[:] = 0.0
@@ -94,7 +109,7 @@ def _snapshot(raw, scale, group_tier, out):  # type: ignore[no-untyped-def]
                         out[k, s, b] += v * sc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_estimator(  # type: ignore[no-untyped-def]
     ts,
     low,
@@ -102,6 +117,9 @@ def run_estimator(  # type: ignore[no-untyped-def]
     close,
     typical,
     oi,
+    oi_px,
+    turn,
+    book_oi,
     long_share,
     liq_real,
     entry_profile,
@@ -131,7 +149,9 @@ def run_estimator(  # type: ignore[no-untyped-def]
     """Run the estimator over all steps, filling the preallocated output arrays.
 
     Inputs (n steps, G groups, T tiers, B buckets, K entry points):
-    ``ts`` int64[n]; ``low, high, close, typical, oi, long_share`` float64[n];
+    ``ts`` int64[n]; ``low, high, close, typical, oi, oi_px, long_share`` float64[n]
+    (``oi_px`` converts base OI to USD); ``turn`` float64[n, 2] gross turnover per book
+    (USD, used when ``book_oi``: the v2 book that tracks OI on each side);
     ``liq_real`` float64[n, 2] (NaN = unknown); ``entry_profile`` float64[n, K] weights
     over the K entry points, or shape [0, K] for the triangular kernel;
     ``ratios`` float64[G, 2] (liquidation price / entry); ``group_weight`` float64[G]
@@ -158,21 +178,6 @@ def run_estimator(  # type: ignore[no-untyped-def]
     open_pool = RECENT if recent_mode else OLDER
 
     for t in range(n):
-        # (0) recency window rollover: the recent pool becomes older.
-        if recent_mode and t > 0 and ts[t] // recent_ms != ts[t - 1] // recent_ms:
-            for g in range(n_g):
-                for s in range(2):
-                    f = scale[RECENT, g, s] / scale[OLDER, g, s]
-                    for b in range(n_b):
-                        v = raw[RECENT, g, s, b]
-                        if v != 0.0:
-                            raw[OLDER, g, s, b] += v * f
-                    rsum[OLDER, g, s] += rsum[RECENT, g, s] * f
-                    raw[RECENT, g, s, :] = 0.0
-                    rsum[RECENT, g, s] = 0.0
-                    scale[RECENT, g, s] = 1.0
-            _renormalise(raw, scale, rsum)
-
         # (1) consumption, path-aware.
         il = bucket_index(low[t], origin, step)
         ih = bucket_index(high[t], origin, step)
@@ -210,38 +215,60 @@ def run_estimator(  # type: ignore[no-untyped-def]
                         rsum[p, g, 1] = 0.0
 
         d_oi = oi[t] - oi[t - 1] if t > 0 else (oi[0] if seed_first else 0.0)
+        target = oi[t] * oi_px[t] if (t > 0 or seed_first) else 0.0
 
-        # (2) closing on falling OI, after the liquidations of the step.
-        if d_oi < 0.0:
-            dusd = -d_oi * close[t]
-            for s in range(2):
-                acc = liq_real[t, s]
-                if not math.isfinite(acc):
-                    acc = 0.0
-                    for k in range(n_t):
-                        acc += consumed[t, k, s]
-                rem = dusd - acc
-                if rem <= 0.0:
-                    continue
-                l0 = _pool_side_live(scale, rsum, RECENT, s)
-                l1 = _pool_side_live(scale, rsum, OLDER, s)
-                tot = l0 + l1
-                if tot <= 0.0:
-                    continue
-                if rem > tot:
-                    rem = tot
-                closed[t, s] = rem
-                if recent_mode:
-                    r0 = rem if rem < l0 else l0
-                    if l0 > 0.0:
-                        _scale_pool_side(raw, scale, rsum, RECENT, s, 1.0 - r0 / l0)
-                    r1 = rem - r0
-                    if r1 > 0.0 and l1 > 0.0:
-                        _scale_pool_side(raw, scale, rsum, OLDER, s, 1.0 - r1 / l1)
-                else:
-                    keep = 1.0 - rem / tot
-                    for p in range(2):
-                        _scale_pool_side(raw, scale, rsum, p, s, keep)
+        # (2) closing: v1 on falling OI only; v2 the gross closing flow of each book.
+        for s in range(2):
+            acc = liq_real[t, s]
+            if not math.isfinite(acc):
+                acc = 0.0
+                for k in range(n_t):
+                    acc += consumed[t, k, s]
+            l0 = _pool_side_live(scale, rsum, RECENT, s)
+            l1 = _pool_side_live(scale, rsum, OLDER, s)
+            tot = l0 + l1
+            if book_oi:
+                prev = live[t - 1, s] if t > 0 else 0.0
+                rem = 0.5 * (turn[t, s] - (target - prev)) - acc
+                floor = tot - target
+                if rem < floor:
+                    rem = floor
+            elif d_oi < 0.0:
+                rem = -d_oi * oi_px[t] - acc
+            else:
+                continue
+            if rem <= 0.0 or tot <= 0.0:
+                continue
+            if rem > tot:
+                rem = tot
+            closed[t, s] = rem
+            if recent_mode:
+                r0 = rem if rem < l0 else l0
+                if l0 > 0.0:
+                    _scale_pool_side(raw, scale, rsum, RECENT, s, 1.0 - r0 / l0)
+                r1 = rem - r0
+                if r1 > 0.0 and l1 > 0.0:
+                    _scale_pool_side(raw, scale, rsum, OLDER, s, 1.0 - r1 / l1)
+            else:
+                keep = 1.0 - rem / tot
+                for p in range(2):
+                    _scale_pool_side(raw, scale, rsum, p, s, keep)
+
+        # (2b) recency window rollover, after the closing of the first step of a new window:
+        # the recent pool (openings of the previous window) becomes older.
+        if recent_mode and t > 0 and ts[t] // recent_ms != ts[t - 1] // recent_ms:
+            for g in range(n_g):
+                for s in range(2):
+                    f = scale[RECENT, g, s] / scale[OLDER, g, s]
+                    for b in range(n_b):
+                        v = raw[RECENT, g, s, b]
+                        if v != 0.0:
+                            raw[OLDER, g, s, b] += v * f
+                    rsum[OLDER, g, s] += rsum[RECENT, g, s] * f
+                    raw[RECENT, g, s, :] = 0.0
+                    rsum[RECENT, g, s] = 0.0
+                    scale[RECENT, g, s] = 1.0
+            _renormalise(raw, scale, rsum)
 
         # (3) decay: per-tier half-life, multiplicative.
         if t > 0:
@@ -257,11 +284,22 @@ def run_estimator(  # type: ignore[no-untyped-def]
                                 scale[p, g, s] *= fac
                                 decayed[t, s] += before * (1.0 - fac)
 
-        # (4) opening on rising OI.
-        if d_oi > 0.0:
-            nusd = d_oi * close[t]
+        # (4) opening: v1 on rising OI (split by the long share), v2 up to each book's target.
+        if book_oi:
+            amt0 = target - (
+                _pool_side_live(scale, rsum, RECENT, 0) + _pool_side_live(scale, rsum, OLDER, 0)
+            )
+            amt1 = target - (
+                _pool_side_live(scale, rsum, RECENT, 1) + _pool_side_live(scale, rsum, OLDER, 1)
+            )
+        elif d_oi > 0.0:
+            nusd = d_oi * oi_px[t]
             amt0 = 2.0 * long_share[t] * nusd
             amt1 = 2.0 * (1.0 - long_share[t]) * nusd
+        else:
+            amt0 = 0.0
+            amt1 = 0.0
+        if amt0 > 0.0 or amt1 > 0.0:
             lo = low[t]
             hi = high[t]
             m = n_points
@@ -317,9 +355,9 @@ def run_estimator(  # type: ignore[no-untyped-def]
                         elif b < bot_short:
                             bot_short = b
 
-        # (5) optional calibration of each side's live total to OI x close.
+        # (5) optional calibration of each side's live total to OI in USD.
         if calibrate:
-            target = oi[t] * close[t]
+            target = oi[t] * oi_px[t]
             for s in range(2):
                 cur = _pool_side_live(scale, rsum, RECENT, s) + _pool_side_live(
                     scale, rsum, OLDER, s

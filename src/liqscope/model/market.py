@@ -15,7 +15,14 @@ from numpy.typing import NDArray
 
 from liqscope.domain.errors import InputError
 from liqscope.model.config import MODEL_VERSION, ModelConfig
-from liqscope.model.estimator import EstimateResult, Heatmap, aggregate, estimate, level_ratios
+from liqscope.model.estimator import (
+    EstimateResult,
+    Heatmap,
+    aggregate,
+    covering_ratios,
+    estimate,
+    level_ratios,
+)
 from liqscope.model.grid import PriceGrid
 from liqscope.model.steps import Steps
 
@@ -48,11 +55,13 @@ class GridPolicy:
     def grid_for(
         self, steps: Sequence[Steps], ratios: Sequence[F64], config: ModelConfig
     ) -> PriceGrid:
-        """The grid covering every liquidation level of ``steps`` with ``ratios``."""
+        """The grid covering every liquidation level of ``steps`` with ``ratios`` (of the
+        config's ``grid_leverages`` tiers)."""
         n, bucket = self.resolve(config)
         lo = min(float(np.nanmin(s.low)) for s in steps)
         hi = max(float(np.nanmax(s.high)) for s in steps)
-        return PriceGrid.covering(lo, hi, np.vstack(list(ratios)), n=n, step=bucket)
+        rows = np.vstack([covering_ratios(config, np.asarray(r)) for r in ratios])
+        return PriceGrid.covering(lo, hi, rows, n=n, step=bucket)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -15,7 +15,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liqscope.model.config import ModelConfig
-from liqscope.model.estimator import _long_share, _typical, column_width_ms, group_layout
+from liqscope.model.estimator import (
+    _long_share,
+    _typical,
+    book_turnover,
+    column_width_ms,
+    fill_oi_holes,
+    group_layout,
+    oi_price,
+)
 from liqscope.model.grid import PriceGrid
 from liqscope.model.steps import Steps
 
@@ -72,6 +80,10 @@ def reference_estimate(
     nb = grid.n
     share = _long_share(steps, config, long_share)
     typical = _typical(steps)
+    oi, _ = fill_oi_holes(steps.oi_base)
+    oi_px = oi_price(steps, config)
+    turn = book_turnover(steps.ts, steps.volume, oi * oi_px, share, config)
+    book_oi = config.book == "oi"
     hl = list(config.half_lives_ms or [0.0] * n_t)
     recent = config.closing == "recent"
     col_ms = config.column_ms or column_width_ms(
@@ -108,6 +120,52 @@ def reference_estimate(
         closed = [0.0, 0.0]
         decayed = [0.0, 0.0]
         calibrated = [0.0, 0.0]
+        # (1) consumption
+        il = grid.index_of(float(steps.low[t]))
+        ih = grid.index_of(float(steps.high[t]))
+        for key in list(levels):
+            _, g, s, b = key
+            if (s == 0 and il <= b) or (s == 1 and ih >= b):
+                consumed[int(tiers_of[g])][s] += levels.pop(key)
+        # OI change and each book's target
+        if t > 0:
+            d_oi = float(oi[t] - oi[t - 1])
+        else:
+            d_oi = float(oi[0]) if config.seed_initial_oi else 0.0
+        px = float(oi_px[t])
+        close = float(steps.close[t])
+        target = float(oi[t]) * px if (t > 0 or config.seed_initial_oi) else 0.0
+        # (2) closing: v1 on falling OI; v2 the gross closing flow (half turnover minus the
+        # change of the book minus what liquidations already closed), at least the excess
+        for s in range(2):
+            real = float((steps.liq_long_usd, steps.liq_short_usd)[s][t])
+            if math.isfinite(real) and config.use_realized_liquidations:
+                acc = real
+            else:
+                acc = sum(consumed[k][s] for k in range(n_t))
+            total = side_live(s)
+            if book_oi:
+                prev = out.live[t - 1][s] if t > 0 else 0.0
+                rem = max(0.5 * (float(turn[t, s]) - (target - prev)) - acc, total - target)
+            elif d_oi < 0:
+                rem = -d_oi * px - acc
+            else:
+                continue
+            if rem <= 0 or total <= 0:
+                continue
+            rem = min(rem, total)
+            closed[s] = rem
+            if recent:
+                l0 = side_live(s, 0)
+                l1 = side_live(s, 1)
+                r0 = min(rem, l0)
+                if l0 > 0:
+                    scale_side(s, 1.0 - r0 / l0, 0)
+                if rem - r0 > 0 and l1 > 0:
+                    scale_side(s, 1.0 - (rem - r0) / l1, 1)
+            else:
+                scale_side(s, 1.0 - rem / total)
+        # (2b) the recent pool becomes older after the first closing of a new window
         if (
             recent
             and t > 0
@@ -117,43 +175,6 @@ def reference_estimate(
                 if p == 0:
                     del levels[(p, g, s, b)]
                     levels[(1, g, s, b)] = levels.get((1, g, s, b), 0.0) + v
-        # (1) consumption
-        il = grid.index_of(float(steps.low[t]))
-        ih = grid.index_of(float(steps.high[t]))
-        for key in list(levels):
-            _, g, s, b = key
-            if (s == 0 and il <= b) or (s == 1 and ih >= b):
-                consumed[int(tiers_of[g])][s] += levels.pop(key)
-        # OI change
-        if t > 0:
-            d_oi = float(steps.oi_base[t] - steps.oi_base[t - 1])
-        else:
-            d_oi = float(steps.oi_base[0]) if config.seed_initial_oi else 0.0
-        close = float(steps.close[t])
-        # (2) closing
-        if d_oi < 0:
-            for s in range(2):
-                real = float((steps.liq_long_usd, steps.liq_short_usd)[s][t])
-                if math.isfinite(real) and config.use_realized_liquidations:
-                    acc = real
-                else:
-                    acc = sum(consumed[k][s] for k in range(n_t))
-                rem = -d_oi * close - acc
-                total = side_live(s)
-                if rem <= 0 or total <= 0:
-                    continue
-                rem = min(rem, total)
-                closed[s] = rem
-                if recent:
-                    l0 = side_live(s, 0)
-                    l1 = side_live(s, 1)
-                    r0 = min(rem, l0)
-                    if l0 > 0:
-                        scale_side(s, 1.0 - r0 / l0, 0)
-                    if rem - r0 > 0 and l1 > 0:
-                        scale_side(s, 1.0 - (rem - r0) / l1, 1)
-                else:
-                    scale_side(s, 1.0 - rem / total)
         # (3) decay
         if t > 0:
             dt = float(ts - int(steps.ts[t - 1]))
@@ -163,10 +184,15 @@ def reference_estimate(
                     f = 2.0 ** (-dt / h)
                     decayed[key[2]] += levels[key] * (1 - f)
                     levels[key] *= f
-        # (4) opening
-        if d_oi > 0:
-            n_usd = d_oi * close
+        # (4) opening: v1 on rising OI, v2 each book up to its target
+        if book_oi:
+            amounts = [target - side_live(0), target - side_live(1)]
+        elif d_oi > 0:
+            n_usd = d_oi * px
             amounts = [2 * share[t] * n_usd, 2 * (1 - share[t]) * n_usd]
+        else:
+            amounts = [0.0, 0.0]
+        if amounts[0] > 0 or amounts[1] > 0:
             prof = None if volume_profile is None else list(volume_profile[t])
             pts = _entry_points(
                 float(steps.low[t]),
@@ -191,9 +217,9 @@ def reference_estimate(
             for s in range(2):
                 cur = side_live(s)
                 if cur > 0:
-                    target = float(steps.oi_base[t]) * close
-                    scale_side(s, target / cur)
-                    calibrated[s] = target - cur
+                    goal = float(oi[t]) * px
+                    scale_side(s, goal / cur)
+                    calibrated[s] = goal - cur
         out.consumed.append(consumed)
         out.opened.append(opened)
         out.closed.append(closed)

@@ -43,7 +43,7 @@ class Steps:
     taker_buy_volume: F64
     """Taker-buy volume in base units (NaN when absent)."""
     oi_base: F64
-    """Open interest, one side, base units."""
+    """Open interest, one side, base units (NaN = a hole, carried over by the estimator)."""
     liq_long_usd: F64 = field(default_factory=lambda: _nan(0))
     """Realized long liquidations in the step, USD (NaN = unknown)."""
     liq_short_usd: F64 = field(default_factory=lambda: _nan(0))
@@ -110,7 +110,7 @@ def validate(s: Steps) -> None:
     for name, arr in arrays.items():
         if arr.shape != (n,):
             raise InputError(f"column {name} has {arr.shape[0]} values, expected {n}")
-    for name in ("open", "high", "low", "close", "volume", "open_interest"):
+    for name in ("open", "high", "low", "close", "volume"):
         arr = arrays[name]
         bad = ~np.isfinite(arr)
         if bad.any():
@@ -122,8 +122,15 @@ def validate(s: Steps) -> None:
             raise InputError(f"column {name} must be positive (row {_first_bad(bad) + 1})")
     if (s.volume < 0).any():
         raise InputError(f"negative volume at row {_first_bad(s.volume < 0) + 1}")
+    if np.isinf(s.oi_base).any():
+        raise InputError(
+            f"column open_interest is infinite at row {_first_bad(np.isinf(s.oi_base)) + 1}"
+        )
+    if not np.isfinite(s.oi_base).any():
+        raise InputError("column open_interest has no value at any row")
     if (s.oi_base < 0).any():
         raise InputError(f"negative open interest at row {_first_bad(s.oi_base < 0) + 1}")
+    check_epoch_ms(s.ts)
     if n > 1:
         d = np.diff(s.ts)
         if (d == 0).any():
@@ -142,6 +149,32 @@ def validate(s: Steps) -> None:
         bad = np.isinf(arr) | (arr < 0)
         if bad.any():
             raise InputError(f"column {name} has an invalid value at row {_first_bad(bad) + 1}")
+
+
+MS_MIN = 10**11
+"""Epoch ms below this (and >= ``SECONDS_MIN``) are read as epoch seconds and refused."""
+SECONDS_MIN = 10**9
+MS_MAX = 10**14
+"""Epoch ms at or above this (year 5138) are epoch microseconds or nanoseconds."""
+
+
+def check_epoch_ms(ts: I64) -> None:
+    """Refuse timestamps that are epoch seconds or micro/nanoseconds instead of ms.
+
+    Epoch seconds of 2001..5138 fall in ``[1e9, 1e11)``, which in ms would be Jan 1970 to
+    Mar 1973, a range no market data has; micro- and nanoseconds are >= 1e14. Small values
+    (< 1e9, synthetic test clocks) are accepted as ms."""
+    lo, hi = int(ts.min()), int(ts.max())
+    if SECONDS_MIN <= hi < MS_MIN:
+        raise InputError(
+            f"timestamps look like epoch seconds (e.g. {hi}); give epoch milliseconds "
+            "(multiply by 1000) or ISO 8601 times"
+        )
+    if hi >= MS_MAX or lo <= -MS_MAX:
+        raise InputError(
+            f"timestamps look like epoch micro- or nanoseconds (e.g. {hi}); give epoch "
+            "milliseconds or ISO 8601 times"
+        )
 
 
 def parse_ts(value: Any, row: int) -> int:
@@ -205,7 +238,9 @@ def steps_from_columns(
     """Build validated ``Steps`` from named columns.
 
     Required: ``ts`` (epoch ms or ISO 8601), ``open, high, low, close, volume`` and
-    ``open_interest`` (base units) or ``open_interest_usd`` (divided by close).
+    ``open_interest`` (base units) or ``open_interest_usd`` (divided by the step's typical
+    price ``(high + low + close) / 3``, which a venue's USD figure tracks). Empty OI cells
+    are holes (NaN), carried over explicitly by the estimator.
     Optional: ``taker_buy_volume``, ``quote_volume``, ``liq_long_usd``, ``liq_short_usd``,
     ``venue``, ``symbol`` (arguments override the columns).
     """
@@ -230,11 +265,11 @@ def steps_from_columns(
         ts = np.fromiter((parse_ts(v, i + 1) for i, v in enumerate(ts_raw)), np.int64, n)
     f = {c: _floats(c, cols[c], optional=False) for c in REQUIRED[1:]}
     if "open_interest" in cols:
-        oi = _floats("open_interest", cols["open_interest"], optional=False)
+        oi = _floats("open_interest", cols["open_interest"], optional=True)
     else:
-        oi_usd = _floats("open_interest_usd", cols["open_interest_usd"], optional=False)
+        oi_usd = _floats("open_interest_usd", cols["open_interest_usd"], optional=True)
         with np.errstate(divide="ignore", invalid="ignore"):
-            oi = oi_usd / f["close"]
+            oi = oi_usd / ((f["high"] + f["low"] + f["close"]) / 3.0)
 
     def opt(name: str) -> F64:
         return _floats(name, cols[name], optional=True) if name in cols else _nan(n)

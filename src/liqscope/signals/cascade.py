@@ -58,7 +58,7 @@ def cascade_read(
     times ``window``; at least ``floor_usd`` per step) and at least ``min_usd``, and price
     moved at least ``move_pct`` % in that side's direction over the window."""
     c = np.asarray(close, dtype=np.float64)
-    out = []
+    out: list[CascadeRead] = []
     if c.shape[0] < 2:
         return out
     ref = c[max(0, c.shape[0] - window - 1)]

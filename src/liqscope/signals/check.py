@@ -136,9 +136,11 @@ def check_position(
     lp = res.price
     price = levels.price
     span = abs(lp / price - 1.0) * 100.0 if lp > 0 else 100.0
-    window = min(max(20.0, span * 1.5 + band_pct), 95.0)
+    # the clusters every view reports (default threshold window), looked for far enough
+    # to reach the liquidation price
+    reach = min(max(20.0, span * 1.5 + band_pct), 95.0)
     clusters = find_clusters(
-        levels, threshold_usd=threshold_usd, factor=factor, window_pct=window,
+        levels, threshold_usd=threshold_usd, factor=factor, reach_pct=reach,
         min_usd=min_cluster_usd,
     )  # fmt: skip
     kl = key_levels(clusters)

@@ -81,11 +81,13 @@ class LevelMap:
     def from_heatmap(
         cls, hm: Heatmap, at: int = -1, tiers: Iterable[float] | None = None
     ) -> LevelMap:
-        """Column ``at`` of a heatmap (tiers: the leverages to keep, None = all)."""
+        """Column ``at`` of a heatmap: the map known at the column's end. ``tiers``: the
+        leverages to keep; None = the preset's display tiers (all when it names none), as
+        :meth:`Heatmap.profile` shows them, so every view reads the same map."""
         n_c = hm.columns_ts.shape[0]
         if not -n_c <= at < n_c:
             raise InputError(f"column {at} out of range (0..{n_c - 1})")
-        ti = list(range(len(hm.leverages))) if tiers is None else hm.tier_indices(tiers)
+        ti = hm.tier_indices(tiers)
         snap = hm.snapshots[at][ti].astype(np.float64)
         return cls(
             price=float(hm.column_close[at]),
@@ -246,27 +248,33 @@ def find_clusters(
     min_usd: float = 0.0,
     sigma: float | None = None,
     horizon_steps: float = 60.0,
+    reach_pct: float | None = None,
 ) -> list[Cluster]:
     """Dense bands of ``m``: buckets whose density (USD per bucket) is at least
     ``threshold_usd`` (default ``factor`` × the side's mean bucket density over the
     buckets within ``window_pct`` of price), joined over gaps of ``merge_gap`` buckets;
-    bands holding less than ``min_usd`` are dropped. Sorted by distance from price."""
+    bands holding less than ``min_usd`` are dropped. Bands are looked for within
+    ``reach_pct`` of price (default ``window_pct``; a wider reach finds farther bands with
+    the same threshold). Sorted by distance from price."""
     if window_pct <= 0 or factor <= 0:
         raise InputError("window_pct and factor must be positive")
+    reach = window_pct if reach_pct is None else max(reach_pct, window_pct)
     sides: tuple[SideName, ...] = ("long", "short") if side == "both" else (side,)
     scale = None if not sigma or sigma <= 0 else sigma * math.sqrt(max(horizon_steps, 1e-12))
     out: list[Cluster] = []
     for sd in sides:
         tiers = m.long if sd == "long" else m.short
-        i0, i1 = side_window(m, sd, window_pct)
+        i0, i1 = side_window(m, sd, reach)
         if i1 <= i0:
             continue
         by_tier = tiers[:, i0:i1]
         dens = by_tier.sum(axis=0)
         if threshold_usd is None:
-            if not (dens > 0).any():
+            b0, b1 = side_window(m, sd, window_pct)
+            base = tiers[:, b0:b1].sum(axis=0) if b1 > b0 else dens[:0]
+            if not (base > 0).any():
                 continue
-            thr = factor * float(dens.mean())
+            thr = factor * float(base.mean())
         else:
             thr = float(threshold_usd)
         runs = bands(dens >= thr if thr > 0 else dens > 0, merge_gap)

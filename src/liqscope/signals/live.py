@@ -2,15 +2,16 @@
 
 :class:`LiveAlerts` polls the store every ``interval_s`` seconds. For each stored market
 (venue, symbol with 1-minute candles) with newly *closed* minutes it builds the map known at
-the end of each new minute (the estimator over the last ``lookback_ms`` of stored steps,
-one column per minute), feeds the :class:`~liqscope.signals.rules.AlertEngine` one
-observation per minute (rules with cooldown), and every ``snapshot_every_ms`` stores the map
-known then (``signals.snapshots``, one per preset of ``snapshot_presets``) in the store's
-``snapshots`` table. The venues of one venue-neutral market (``registry.market_of``) are
-estimated on one common grid; when a rule names ``venue = "aggregate"`` their maps are summed
-(``model.aggregate``) and evaluated as market ``("aggregate", market)`` with realized
-liquidations summed across venues (alert ``details["aggregate"]`` names the venues and which
-feeds are sampled, i.e. lower bounds).
+the end of each new minute (:func:`~liqscope.model.estimate_market` with the preset's own grid
+policy over the last ``lookback_ms`` of steps read by ``store.readers.read_steps``, one
+column per minute: the map ``liqscope map`` and ``liqscope check`` show for the same
+window), feeds the :class:`~liqscope.signals.rules.AlertEngine` one observation per minute
+(rules with cooldown), and every ``snapshot_every_ms`` stores the map known then
+(``signals.snapshots``, one per preset of ``snapshot_presets``) in the store's ``snapshots``
+table. When a rule names ``venue = "aggregate"`` the venues of one venue-neutral market
+(``registry.market_of``) are estimated together (one grid, their maps summed) and evaluated
+as market ``("aggregate", market)`` with realized liquidations summed across venues (alert
+``details["aggregate"]`` names the venues and which feeds are sampled, i.e. lower bounds).
 
 On the first pass over a market the stored history is replayed muted (it only warms the
 rules' history up: baselines, spike windows, σ); alerts are delivered for minutes that close
@@ -27,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -38,10 +38,11 @@ import numpy as np
 
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError
-from liqscope.domain.registry import market_of
+from liqscope.domain.intervals import HOUR_MS, MINUTE_MS
+from liqscope.domain.registry import market_of, sampled_feed
 from liqscope.model.config import ModelConfig
-from liqscope.model.estimator import Heatmap, aggregate, estimate, level_ratios
-from liqscope.model.grid import PriceGrid
+from liqscope.model.estimator import Heatmap
+from liqscope.model.market import estimate_market
 from liqscope.model.presets import PRESETS
 from liqscope.model.presets import preset as get_preset
 from liqscope.model.steps import Steps
@@ -66,11 +67,11 @@ from liqscope.signals.rules import (
 )
 from liqscope.signals.snapshots import Snapshot, save_snapshots, take_snapshots
 from liqscope.signals.storage import SignalStore
+from liqscope.store import open_store
+from liqscope.store.base import Store
+from liqscope.store.readers import read_steps
 
 log = logging.getLogger("liqscope.alerts")
-
-STEP_MS = 60_000
-HOUR_MS = 3_600_000
 
 SEVERITY = {
     "cascade": "critical",
@@ -118,16 +119,6 @@ def ui_message(alert: AlertDict) -> dict[str, Any]:
     }
 
 
-def sampled_feed(venue: str) -> bool:
-    """Whether the venue publishes only a sample of its liquidations (its adapter says so):
-    realized totals from it are lower bounds."""
-    try:
-        from liqscope.venues.registry import ADAPTERS
-    except ImportError:  # pragma: no cover - adapters are part of the package
-        return False
-    return any(c.venue == venue and c.liquidations_sampled for c in ADAPTERS.values())
-
-
 def aggregate_observations(
     hm: Heatmap,
     runs: Sequence[Steps],
@@ -138,13 +129,13 @@ def aggregate_observations(
     """One ``aggregate`` observation per minute before ``t_end`` that any venue has: the
     aggregate map's column of that minute (1-minute columns: known at the minute's end), the
     mean of the venues' closes/highs/lows and the sum of their realized liquidations."""
-    if hm.column_ms != STEP_MS:
+    if hm.column_ms != MINUTE_MS:
         raise InputError("aggregate observations need 1-minute columns")
-    col0 = int(hm.columns_ts[0]) // STEP_MS
+    col0 = int(hm.columns_ts[0]) // MINUTE_MS
     n = int(hm.columns_ts.shape[0])
     acc = np.zeros((6, n))  # close, high, low, count, long USD, short USD
     for s in runs:
-        idx = s.ts // STEP_MS - col0
+        idx = s.ts // MINUTE_MS - col0
         ok = (idx >= 0) & (idx < n) & np.isfinite(s.close)
         i = idx[ok]
         np.add.at(acc[0], i, s.close[ok])
@@ -154,8 +145,8 @@ def aggregate_observations(
         np.add.at(acc[4], i, np.nan_to_num(s.liq_long_usd[ok]))
         np.add.at(acc[5], i, np.nan_to_num(s.liq_short_usd[ok]))
     for c in np.flatnonzero(acc[3] > 0).tolist():
-        ts = (col0 + c) * STEP_MS
-        if ts + STEP_MS > t_end:
+        ts = (col0 + c) * MINUTE_MS
+        if ts + MINUTE_MS > t_end:
             break
         k = acc[3, c]
         yield Observation(
@@ -184,19 +175,18 @@ class LiveAlerts:
         clock: Clock = SYSTEM_CLOCK,
         preset: str = "all",
         lookback_ms: int = 12 * HOUR_MS,
-        n_buckets: int = 400,
         interval_s: float = 5.0,
-        snapshot_every_ms: int = 5 * STEP_MS,
+        snapshot_every_ms: int = 5 * MINUTE_MS,
         snapshot_presets: Sequence[str] | None = None,
         signal_store: SignalStore | None = None,
         markets: Sequence[tuple[str, str]] | None = None,
-        stale_ms: int = 10 * STEP_MS,
+        stale_ms: int = 10 * MINUTE_MS,
     ) -> None:
         if interval_s <= 0:
             raise InputError("the alert evaluation interval must be > 0 s")
-        if snapshot_every_ms < 0 or snapshot_every_ms % STEP_MS:
+        if snapshot_every_ms < 0 or snapshot_every_ms % MINUTE_MS:
             raise InputError("the snapshot interval must be a whole number of minutes >= 0")
-        if lookback_ms < 10 * STEP_MS:
+        if lookback_ms < 10 * MINUTE_MS:
             raise InputError("the alert lookback must be at least 10 minutes")
         if stale_ms < 0:
             raise InputError("the aggregate staleness limit must be >= 0")
@@ -205,7 +195,6 @@ class LiveAlerts:
         self.engine = AlertEngine(rules, self.dispatcher)
         self.clock = clock
         self.preset = get_preset(preset).name
-        self.n_buckets = n_buckets
         self.config = self._config(self.preset)
         names = list(PRESETS) if snapshot_presets is None else list(snapshot_presets)
         self.snapshot_presets = list(dict.fromkeys(get_preset(n).name for n in names))
@@ -223,59 +212,76 @@ class LiveAlerts:
         self.fired = 0
         self.snapshots = 0
         self.ticks = 0
-        self._unsupported: set[tuple[str, str]] = set()
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
 
     def _config(self, name: str) -> ModelConfig:
-        return replace(
-            get_preset(name), column_ms=STEP_MS, max_columns=10_000_000, n_buckets=self.n_buckets
-        )
+        """The preset with one column per minute (its own grid policy)."""
+        return replace(get_preset(name), column_ms=MINUTE_MS, max_columns=10_000_000)
 
     def _wants_aggregate(self, market: str) -> bool:
         return any(r.venue == AGGREGATE and r.matches(AGGREGATE, market) for r in self.engine.rules)
 
     # ------------------------------------------------------------------ one pass
-    def _stored_markets(self, conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
-        rows = conn.execute(
-            "SELECT venue, symbol, MAX(ts) FROM candles WHERE interval_ms <= ? "
-            "GROUP BY venue, symbol",
-            (STEP_MS,),
-        ).fetchall()
+    def _stored_markets(self, store: Store) -> list[tuple[str, str, int]]:
+        """``(venue, native symbol, last candle open)`` of markets with candles of 1 minute
+        or less (restricted to :attr:`markets` when given)."""
         want = None if self.markets is None else set(self.markets)
         out = []
-        for venue, symbol, last in rows:
-            if last is None:
-                continue
+        for venue, symbol in store.markets(("candles",)):
             if want is not None and not {(venue, symbol), (venue, market_of(venue, symbol))} & want:
                 continue
-            out.append((str(venue), str(symbol), int(last)))
+            ends = [
+                r[1]
+                for iv in store.candle_intervals(venue, symbol)
+                if iv <= MINUTE_MS and (r := store.candle_range(venue, symbol, iv)) is not None
+            ]
+            if ends:
+                out.append((venue, symbol, max(ends)))
         return out
 
     def tick(self, now_ms: int | None = None) -> list[Alert]:
         """Evaluate every market's newly closed minutes (each venue, then the aggregate of
         the market's venues when a rule asks for it); the alerts delivered."""
-        from liqscope.store.sqlite import SqliteStore
-
         if not self.path.is_file():
             return []
         now = self.clock.now_ms() if now_ms is None else now_ms
-        closed_end = now - now % STEP_MS
+        closed_end = now - now % MINUTE_MS
         fired: list[Alert] = []
         with self._lock:
             self.ticks += 1
-            with SqliteStore(self.path, readonly=True, clock=self.clock) as store:
+            with open_store(self.path, readonly=True, clock=self.clock) as store:
                 groups: dict[str, list[tuple[str, str, int]]] = {}
-                for venue, native, last in self._stored_markets(store._conn):
+                for venue, native, last in self._stored_markets(store):
                     groups.setdefault(market_of(venue, native), []).append((venue, native, last))
                 for market, members in groups.items():
                     fired.extend(self._group(store, market, members, closed_end))
         return fired
 
+    def _estimate(self, steps: list[Steps], config: ModelConfig, what: str) -> Heatmap | None:
+        """:func:`~liqscope.model.estimate_market` with the config's grid; None (logged once
+        per reason) when nothing can be estimated."""
+        try:
+            est = estimate_market(steps, config)
+        except InputError as exc:
+            self._warn(f"{what}: {exc}")
+            return None
+        for venue, why in est.skipped.items():
+            self._warn(f"{what}: {venue} left out ({why})")
+        return est.heatmap
+
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            log.warning("live alerts: %s", message)
+
     def _group(
-        self, store: Any, market: str, members: list[tuple[str, str, int]], closed_end: int
+        self, store: Store, market: str, members: list[tuple[str, str, int]], closed_end: int
     ) -> list[Alert]:
-        """One venue-neutral market: its venues' maps on one grid, then the aggregate."""
-        ends = {(v, n): min(last - last % STEP_MS + STEP_MS, closed_end) for v, n, last in members}
+        """One venue-neutral market: each due venue's map, then the aggregate of its venues."""
+        ends = {
+            (v, n): min(last - last % MINUTE_MS + MINUTE_MS, closed_end) for v, n, last in members
+        }
         due = [k for k, t in ends.items() if k not in self.done or t > self.done[k]]
         agg_key = (AGGREGATE, market)
         agg_members: list[tuple[str, str]] = []
@@ -287,51 +293,30 @@ class LiveAlerts:
             t_agg = min(ends[k] for k in agg_members)
             if agg_key in self.done and t_agg <= self.done[agg_key]:
                 agg_members = []
-        if not due and not agg_members:
-            return []
-        runs: dict[tuple[str, str], tuple[Steps, Any]] = {}
+        steps: dict[tuple[str, str], Steps] = {}
         for key in dict.fromkeys([*due, *agg_members]):
             venue, native = key
-            if key in self._unsupported:
-                continue
-            steps = store.steps(
-                venue, native, ends[key] - self.lookback_ms, ends[key], STEP_MS
-            ).to_model(venue, native)
-            if steps is None or len(steps) < 2:
-                continue
-            try:
-                ratios = level_ratios(self.config, venue, native, float(np.median(steps.close)))
-            except InputError as exc:
-                log.warning("live alerts: %s %s: %s (skipped)", venue, native, exc)
-                self._unsupported.add(key)  # no built-in rules for it: permanent
-                self.done[key] = ends[key]
-                continue
-            runs[key] = (steps, ratios)
-        if not runs:
-            return []
-        lo = min(float(np.nanmin(s.low)) for s, _ in runs.values())
-        hi = max(float(np.nanmax(s.high)) for s, _ in runs.values())
-        try:
-            grid = PriceGrid.covering(
-                lo, hi, np.vstack([r for _, r in runs.values()]),
-                n=self.config.n_buckets, step=self.config.bucket_usd,
-            )  # fmt: skip
-            maps = {k: estimate(s, self.config, ratios=r, grid=grid) for k, (s, r) in runs.items()}
-        except InputError as exc:
-            log.warning("live alerts: %s: %s", market, exc)
-            for k in runs:
-                self.done[k] = ends[k]
-            return []
+            got = read_steps(
+                store, venue, native, ends[key] - self.lookback_ms, ends[key], MINUTE_MS
+            )
+            if got is not None:
+                steps[key] = got
         fired: list[Alert] = []
         for key in due:
-            if key in maps:
-                fired.extend(self._venue(key, maps[key], runs[key][0], market, ends[key]))
-        with_maps = [k for k in agg_members if k in maps]
-        if with_maps:
-            fired.extend(
-                self._aggregate(market, [maps[k] for k in with_maps],
-                                [runs[k][0] for k in with_maps], t_agg)
-            )  # fmt: skip
+            if key not in steps:
+                continue
+            hm = self._estimate([steps[key]], self.config, f"{key[0]} {key[1]}")
+            if hm is None:
+                self.done[key] = ends[key]
+                continue
+            fired.extend(self._venue(key, hm, steps[key], market, ends[key]))
+        runs = [steps[k] for k in agg_members if k in steps]
+        if runs:
+            hm = self._estimate(runs, self.config, f"aggregate {market}")
+            if hm is None:
+                self.done[agg_key] = t_agg
+            else:
+                fired.extend(self._aggregate(market, hm, runs, t_agg))
         self.fired += len(fired)
         return fired
 
@@ -388,23 +373,15 @@ class LiveAlerts:
         if not due(hm):
             return
         for name in self.snapshot_presets:
-            if name == self.preset:
-                h = hm
-            else:
-                try:
-                    h = estimate(steps, self._config(name))
-                except InputError as exc:
-                    log.warning("live snapshots: %s %s %s: %s", key[0], key[1], name, exc)
-                    continue
-            self.snapshots += save_snapshots(self.signal_store, due(h))
+            what = f"snapshots {key[0]} {key[1]} {name}"
+            h = hm if name == self.preset else self._estimate([steps], self._config(name), what)
+            if h is not None:
+                self.snapshots += save_snapshots(self.signal_store, due(h))
 
-    def _aggregate(
-        self, market: str, maps: list[Heatmap], runs: list[Steps], t_end: int
-    ) -> list[Alert]:
-        """Aggregate rules on the sum of the market's venues (maps on one grid summed,
+    def _aggregate(self, market: str, hm: Heatmap, runs: list[Steps], t_end: int) -> list[Alert]:
+        """Aggregate rules on the sum of the market's venues (their maps on one grid summed,
         realized liquidations summed, price the mean close of the venues with the minute)."""
         key = (AGGREGATE, market)
-        hm = maps[0] if len(maps) == 1 else aggregate(maps)
         venues = sorted({s.venue or "?" for s in runs})
         sampled = [v for v in venues if sampled_feed(v)]
         context = {
@@ -476,7 +453,7 @@ def live_hooks(
             clock=clock,
             preset=preset,
             interval_s=interval_s,
-            snapshot_every_ms=int(snapshot_every_min) * STEP_MS,
+            snapshot_every_ms=int(snapshot_every_min) * MINUTE_MS,
             snapshot_presets=snapshot_presets,
             signal_store=signal_store,
         )

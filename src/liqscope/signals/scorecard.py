@@ -1,23 +1,26 @@
-"""The accuracy scorecard: did realized liquidations fall in the predicted hot zones?
+"""The accuracy scorecard: did realized liquidations fall where the map was dense?
 
 Method (docs/scorecard.md): time is cut into evaluation windows. For window ``w`` the map
 known at its start (the previous column's snapshot, never a later one) is read at the price
-``p0`` of that moment; its *candidate cells* are the buckets within ``±range_pct`` of ``p0``
-(grid edge buckets excluded), scored by the liquidatable USD on the natural side (longs
-below ``p0``, shorts above). The *hot zones* are the top ``q`` of candidate cells by score
-(zero cells never count). The figure is the share of realized liquidation notional of the
-window (inside the candidate range) whose price bucket is hot.
+``p0`` of that moment, on the natural side (longs below ``p0``, shorts above), and summed
+into *zones* of ``ZONE_PCT`` (0.25 %) of ``p0`` within ``±range_pct`` (grid edge buckets
+excluded): fills slip past their level by more than a fine bucket. Only the zones the
+window's price path *reached* are candidates (long zones down to its low, short zones up to
+its high): where price did not go nobody could be liquidated, and scoring there would
+measure the price forecast, not the map. Per window:
 
-Baseline (distance- and volatility-matched placebo): the hot cells of every *other*
-window ``w'`` are carried to window ``w`` keeping their signed distance from price in
-volatility units (``ln(cell/p0)/σ``), and the share they capture is averaged over ``w'``.
-The baseline therefore puts bands at the distances and on the sides the model usually
-picks, scaled to the current volatility, but not chosen for this window.
+- *hot share*: share of the realized USD (in reached zones) whose zone is among the map's
+  top ``q`` reached zones (fractional top-q, so exactly a share ``q`` is hot; 0.2 = chance);
+- *level percentile*: the USD-weighted mid-rank percentile of each realized liquidation's
+  zone among the reached zones by map density (0.5 = no information);
+- *baseline*: the same figures for the no-data distance prior (density growing with
+  distance from price: its hot zones are the farthest reached ones).
 
-False positives: contiguous hot zones the price path reached in the window (window
-``[low, high]`` overlaps the zone) with no realized liquidation inside. Confidence
+False positives: contiguous hot zones with no realized liquidation inside. Confidence
 intervals: block bootstrap over time blocks (a UTC day by default; shorter for short
-simulations), pooled shares recomputed on each resample.
+simulations), the same draws for every method (paired). On the simulator the oracle (true
+levels) must score highest and the shuffled map about 0.5 percentile; the per-interval
+Spearman figures are in :mod:`liqscope.signals.interval_score`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
+ZONE_PCT = 0.25
+"""Width of a scoring zone, % of price: realized fills slip past their level by more than
+a fine grid bucket, so levels are compared with fills on zones, not buckets."""
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -147,23 +153,34 @@ class Interval:
 
 @dataclass(frozen=True)
 class Scorecard:
-    """Pooled figures over the scored windows; shares are fractions of realized USD."""
+    """Pooled figures over the scored windows; shares are fractions of the realized USD that
+    fell in cells the window's price path reached (see the module docstring)."""
 
     windows: int
     windows_with_liquidations: int
     realized_usd: float
+    """Realized USD in reached candidate cells (what the shares divide)."""
     q: float
     range_pct: float
     hot_share: Interval
+    """Share of realized USD in the map's top-``q`` reached cells."""
     baseline_share: Interval
+    """The same share for the no-data distance prior (top-``q`` = farthest reached cells)."""
     lift: Interval
-    """hot_share − baseline_share."""
+    """hot_share − baseline_share (paired bootstrap)."""
+    level_percentile: Interval
+    """USD-weighted mean percentile of each realized liquidation's cell among the reached
+    cells by map density (0.5 = no information)."""
+    baseline_percentile: Interval
+    """The same percentile for the distance prior."""
     hot_cell_fraction: float
-    """Mean fraction of candidate cells that were hot (≤ q)."""
+    """Mean fraction of reached candidate cells that were hot (≤ q)."""
     zones_reached: int
     false_positives: int
     blocks: int
     block_ms: int
+    coverage: float = float("nan")
+    """Share of the realized USD within ±range_pct that sat in reached cells."""
     per_window: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -180,10 +197,13 @@ class Scorecard:
             "hot_share": self.hot_share.to_dict(),
             "baseline_share": self.baseline_share.to_dict(),
             "lift": self.lift.to_dict(),
+            "level_percentile": self.level_percentile.to_dict(),
+            "baseline_percentile": self.baseline_percentile.to_dict(),
             "hot_cell_fraction": self.hot_cell_fraction,
             "zones_reached": self.zones_reached,
             "false_positives": self.false_positives,
             "false_positive_rate": self.false_positive_rate,
+            "coverage": self.coverage,
             "bootstrap_blocks": self.blocks,
             "block_ms": self.block_ms,
         }
@@ -192,25 +212,52 @@ class Scorecard:
         return d
 
 
-def _hot_masks(wm: WindowMaps, q: float, range_pct: float) -> tuple[NDArray[np.bool_], F64]:
-    """Hot mask ``[W, n]`` and the fraction of candidate cells that are hot per window."""
-    W, n = wm.scores.shape
-    mids = wm.origin + wm.step * (np.arange(n) + 0.5)
-    hot = np.zeros((W, n), dtype=bool)
-    frac = np.zeros(W)
-    for w in range(W):
-        cand = np.abs(mids / wm.price0[w] - 1.0) * 100.0 <= range_pct
-        cand[0] = cand[-1] = False
-        idx = np.flatnonzero(cand)
-        if idx.size == 0:
-            continue
-        k = max(1, math.ceil(q * idx.size))
-        sc = wm.scores[w, idx]
-        order = np.argsort(-sc, kind="stable")[:k]
-        chosen = idx[order][sc[order] > 0]
-        hot[w, chosen] = True
-        frac[w] = chosen.size / idx.size
-    return hot, frac
+def window_zones(
+    wm: WindowMaps, w: int, range_pct: float, zone_pct: float
+) -> tuple[F64, NDArray[np.bool_], float, int]:
+    """Window ``w``'s map on zones of ``zone_pct`` % of ``p0`` (zone ``z`` covers relative
+    distance ``[z, z + 1) · zone_pct`` %, so ``p0`` is a zone edge: longs below, shorts
+    above), within ±``range_pct``. Returns ``(zone scores, reached mask, zone width in %,
+    index of zone 0)``; reached = the natural side's zones the window's path entered (long
+    zones down to its low, short zones up to its high). Grid edge buckets are ignored."""
+    zp = max(zone_pct, 100.0 * wm.step / float(wm.price0[w]))
+    k = math.floor(range_pct / zp)
+    n_z = 2 * k
+    mids = wm.origin + wm.step * (np.arange(wm.n) + 0.5)
+    rel = (mids / wm.price0[w] - 1.0) * 100.0
+    z = np.floor(rel / zp).astype(np.int64) + k
+    ok = (z >= 0) & (z < n_z)
+    ok[0] = ok[-1] = False
+    sc = np.bincount(z[ok], weights=wm.scores[w][ok], minlength=n_z)[:n_z]
+    zi = np.arange(n_z) - k
+    lo = (wm.low[w] / wm.price0[w] - 1.0) * 100.0
+    hi = (wm.high[w] / wm.price0[w] - 1.0) * 100.0
+    reached = ((zi < 0) & ((zi + 1) * zp > lo)) | ((zi >= 0) & (zi * zp <= hi))
+    return sc.astype(np.float64), reached, zp, k
+
+
+def _top(scores: F64, idx: NDArray[np.int64], q: float) -> F64:
+    """Hot weight of every zone: the top ``q·|idx|`` zones of ``idx`` by score get 1, the
+    next one the fractional remainder (so exactly a share ``q`` of the reached zones is
+    hot however few they are); zero-score zones never count."""
+    out = np.zeros(scores.shape[0])
+    order = idx[np.argsort(-scores[idx], kind="stable")]
+    whole = math.floor(q * idx.size)
+    out[order[:whole]] = 1.0
+    if whole < idx.size:
+        out[order[whole]] = q * idx.size - whole
+    out[scores <= 0] = 0.0
+    return out
+
+
+def _percentiles(scores: F64, idx: NDArray[np.int64], cells: NDArray[np.int64]) -> F64:
+    """Mid-rank percentile of each of ``cells`` among the reached cells ``idx``."""
+    ref = np.sort(scores[idx])
+    v = scores[cells]
+    below = np.searchsorted(ref, v, side="left")
+    upto = np.searchsorted(ref, v, side="right")
+    out: F64 = (below + 0.5 * (upto - below)) / ref.size
+    return out
 
 
 def _window_liqs(wm: WindowMaps, liq: Realized, range_pct: float) -> list[NDArray[np.int64]]:
@@ -230,6 +277,15 @@ def _interval(vals: F64, point: float) -> Interval:
     return Interval(point, float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5)))
 
 
+def block_draws(start: I64, block_ms: int, n_boot: int, seed: int) -> tuple[I64, I64]:
+    """``(block index of each window, draws[n_boot, n_blocks])``: the resampled blocks;
+    the same arguments give the same draws, so separate scorecards are paired."""
+    _, inv = np.unique(start // block_ms, return_inverse=True)
+    nb = int(inv.max()) + 1 if inv.size else 0
+    draws = np.random.default_rng(seed).integers(0, max(nb, 1), size=(n_boot, nb))
+    return inv.astype(np.int64), draws.astype(np.int64)
+
+
 def score_windows(
     wm: WindowMaps,
     liq: Realized,
@@ -240,6 +296,7 @@ def score_windows(
     n_boot: int = 1000,
     seed: int = 0,
     min_fp_usd: float = 0.0,
+    zone_pct: float = ZONE_PCT,
 ) -> Scorecard:
     """Score one model's window maps against realized liquidations (see module docstring)."""
     if not 0 < q < 1:
@@ -248,76 +305,72 @@ def score_windows(
         raise InputError("range_pct and block_ms must be positive")
     order = np.argsort(liq.ts, kind="stable")
     liq = Realized(liq.ts[order], liq.price[order], liq.usd[order], liq.side[order])
-    W, n = wm.scores.shape
-    hot, frac = _hot_masks(wm, q, range_pct)
+    W = wm.scores.shape[0]
     per = _window_liqs(wm, liq, range_pct)
-    total = np.zeros(W)
-    hit = np.zeros(W)
-    base = np.zeros(W)
+    # per window: in-range USD, reached USD, hot USD, prior-hot USD, sum usd*pct (model, prior)
+    acc = np.zeros((6, W))
+    frac = np.zeros(W)
     reached = np.zeros(W, dtype=np.int64)
     fps = np.zeros(W, dtype=np.int64)
-    has_hot = hot.any(axis=1)
-    donors = np.flatnonzero(has_hot)
+    has = np.zeros(W, dtype=bool)
     for w in range(W):
         idx = per[w]
         px, usd = liq.price[idx], liq.usd[idx]
-        b = np.floor((px - wm.origin) / wm.step).astype(np.int64)
-        ok = (b >= 0) & (b < n)
-        total[w] = usd.sum()
-        hit[w] = usd[ok][hot[w, b[ok]]].sum()
-        # false positives: reached hot zones without realized liquidations inside
-        for a, e in bands(hot[w]):
-            z_lo, z_hi = wm.origin + a * wm.step, wm.origin + e * wm.step
-            if wm.high[w] >= z_lo and wm.low[w] < z_hi:
-                reached[w] += 1
-                inside = usd[(px >= z_lo) & (px < z_hi)].sum()
-                if inside <= min_fp_usd:
-                    fps[w] += 1
-        # placebo baseline: other windows' hot cells at the same sigma-distances
-        others = donors[donors != w]
-        if idx.size and others.size:
-            z = np.log(px / wm.price0[w]) / wm.sigma[w]
-            xp = wm.price0[others, None] * np.exp(z[None, :] * wm.sigma[others, None])
-            bb = np.floor((xp - wm.origin) / wm.step).astype(np.int64)
-            okb = (bb >= 0) & (bb < n)
-            got = np.zeros(bb.shape, dtype=bool)
-            rows = np.broadcast_to(others[:, None], bb.shape)
-            got[okb] = hot[rows[okb], bb[okb]]
-            base[w] = float((got * usd[None, :]).sum(axis=1).mean())
-    blocks = wm.start // block_ms
-    ub, inv = np.unique(blocks, return_inverse=True)
-    nb = ub.shape[0]
-    bt = np.bincount(inv, weights=total, minlength=nb)
-    bh = np.bincount(inv, weights=hit, minlength=nb)
-    bb_ = np.bincount(inv, weights=base, minlength=nb)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, nb, size=(n_boot, nb))
-    st = bt[draws].sum(axis=1)
+        acc[0, w] = usd.sum()
+        zs, rmask, zp, k = window_zones(wm, w, range_pct, zone_pct)
+        cells = np.flatnonzero(rmask)
+        if cells.size == 0:
+            continue
+        has[w] = True
+        b = np.floor((px / wm.price0[w] - 1.0) * 100.0 / zp).astype(np.int64) + k
+        inr = (b >= 0) & (b < zs.shape[0])
+        inr[inr] = rmask[b[inr]]
+        bu, uu = b[inr], usd[inr]
+        acc[1, w] = uu.sum()
+        prior = np.abs(np.arange(zs.shape[0]) - k + 0.5)
+        hot = _top(zs, cells, q)
+        phot = _top(prior, cells, q)
+        frac[w] = hot.sum() / cells.size
+        acc[2, w] = (uu * hot[bu]).sum()
+        acc[3, w] = (uu * phot[bu]).sum()
+        if bu.size:
+            acc[4, w] = (uu * _percentiles(zs, cells, bu)).sum()
+            acc[5, w] = (uu * _percentiles(prior, cells, bu)).sum()
+        # false positives: hot zones (all reached) without realized liquidations inside
+        for a, e in bands(hot > 0):
+            reached[w] += 1
+            if uu[(bu >= a) & (bu < e)].sum() <= min_fp_usd:
+                fps[w] += 1
+    inv, draws = block_draws(wm.start, block_ms, n_boot, seed)
+    nb = draws.shape[1]
+    bsum = np.stack([np.bincount(inv, weights=acc[k], minlength=nb) for k in range(6)])
+    tot = bsum[1][draws].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sh = bh[draws].sum(axis=1) / st
-        sb = bb_[draws].sum(axis=1) / st
-    T = float(total.sum())
-    p_hot = float(hit.sum() / T) if T > 0 else float("nan")
-    p_base = float(base.sum() / T) if T > 0 else float("nan")
+        boot = [bsum[k][draws].sum(axis=1) / tot for k in range(2, 6)]
+    T = float(acc[1].sum())
+    pt = [float(acc[k].sum() / T) if T > 0 else float("nan") for k in range(2, 6)]
     return Scorecard(
         windows=W,
-        windows_with_liquidations=int((total > 0).sum()),
+        windows_with_liquidations=int((acc[1] > 0).sum()),
         realized_usd=T,
         q=q,
         range_pct=range_pct,
-        hot_share=_interval(sh, p_hot),
-        baseline_share=_interval(sb, p_base),
-        lift=_interval(sh - sb, p_hot - p_base),
-        hot_cell_fraction=float(frac.mean()) if W else float("nan"),
+        hot_share=_interval(boot[0], pt[0]),
+        baseline_share=_interval(boot[1], pt[1]),
+        lift=_interval(boot[0] - boot[1], pt[0] - pt[1]),
+        level_percentile=_interval(boot[2], pt[2]),
+        baseline_percentile=_interval(boot[3], pt[3]),
+        hot_cell_fraction=float(frac[has].mean()) if has.any() else float("nan"),
         zones_reached=int(reached.sum()),
         false_positives=int(fps.sum()),
         blocks=int(nb),
         block_ms=int(block_ms),
+        coverage=float(T / acc[0].sum()) if acc[0].sum() > 0 else float("nan"),
         per_window={
             "start": wm.start.astype(float).tolist(),
-            "realized_usd": total.tolist(),
-            "hot_usd": hit.tolist(),
-            "baseline_usd": base.tolist(),
+            "realized_usd": acc[1].tolist(),
+            "hot_usd": acc[2].tolist(),
+            "baseline_usd": acc[3].tolist(),
         },
     )
 
@@ -386,7 +439,7 @@ def simulate(
     n = len(ms)
     ll = np.bincount(idx[side > 0], weights=usd[side > 0], minlength=n)[:n]
     ls = np.bincount(idx[side < 0], weights=usd[side < 0], minlength=n)[:n]
-    steps = ms.to_model(venue, symbol, ll, ls)
+    steps = ms.to_model(venue, symbol, ll.astype(np.float64), ls.astype(np.float64))
     real = Realized(ch.liq_ts.astype(np.int64), ch.liq_px.astype(np.float64), usd, side)
     return SimData(steps, real, m, ch.start_ms, ch.end_ms)
 
@@ -451,7 +504,7 @@ def sim_scorecards(
         sc = score_windows(wm, sim.realized, q=q, range_pct=range_pct, block_ms=block_ms,
                            n_boot=n_boot, seed=seed)  # fmt: skip
         tw = truth_maps(sim, wm, min(cfg.display_leverages) if cfg.display_leverages else 0.0)
-        mids = wm.origin + wm.step * (np.arange(wm.n) + 0.5)
+        mids = (wm.origin + wm.step * (np.arange(wm.n) + 0.5)).astype(np.float64)
         emds = [emd_pct(wm.scores[w], tw.scores[w], mids, float(wm.price0[w]))
                 for w in range(wm.start.shape[0])]  # fmt: skip
         out["models"][name] = {**sc.to_dict(), "emd_pct": float(np.nanmean(emds))}
@@ -463,7 +516,39 @@ def sim_scorecards(
             broken = score_windows(shuffled(wm, seed), sim.realized, q=q, range_pct=range_pct,
                                    block_ms=block_ms, n_boot=n_boot, seed=seed)  # fmt: skip
             out["broken_shuffled"] = broken.to_dict()
+            out["intervals"] = sim_intervals(sim, res, wm, tw, column_ms, block_ms, n_boot, seed)
     return out
+
+
+def realized_per_window(wm: WindowMaps, liq: Realized) -> F64:
+    """``[W, 2]`` realized long/short USD inside each window."""
+    out = np.zeros((wm.start.shape[0], 2))
+    order = np.argsort(liq.ts, kind="stable")
+    ts, usd, side = liq.ts[order], liq.usd[order], liq.side[order]
+    for w in range(wm.start.shape[0]):
+        a, b = np.searchsorted(ts, [wm.start[w], wm.end[w]], side="left")
+        out[w] = usd[a:b][side[a:b] > 0].sum(), usd[a:b][side[a:b] < 0].sum()
+    return out
+
+
+def sim_intervals(
+    sim: SimData, res: EstimateResult, wm: WindowMaps, truth: WindowMaps, column_ms: int,
+    block_ms: int, n_boot: int, seed: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Per-interval Spearman of the model (mass consumed along each window's path, the
+    ``predict`` output), the four baselines, and two start-of-window maps read the same
+    way: the model's (``model_map``) and the oracle's (the true levels' mass each window's
+    path swept) on a simulated run."""
+    from liqscope.signals.interval_score import interval_predictions, interval_scores, swept_mass
+
+    preds = interval_predictions(sim.steps, res, wm.start, column_ms)
+    swept = {"model_map": wm, "oracle": truth}
+    for name, maps in swept.items():
+        preds[name] = swept_mass(wm.start, wm.price0, wm.low, wm.high, wm.origin, wm.step,
+                                 maps.scores)  # fmt: skip
+    real = realized_per_window(wm, sim.realized)
+    return interval_scores(wm.start, real, preds, block_ms=block_ms, n_boot=min(n_boot, 300),
+                           seed=seed)  # fmt: skip
 
 
 def _after(wm: WindowMaps, t0: int) -> WindowMaps:

@@ -7,11 +7,9 @@ configuration and the model version, so a backtest can use only what was known t
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,9 +19,19 @@ from liqscope.model.config import MODEL_VERSION
 from liqscope.model.estimator import EstimateResult, Heatmap
 from liqscope.model.grid import PriceGrid
 from liqscope.signals.clusters import LevelMap
-from liqscope.signals.storage import SignalStore
+from liqscope.store.base import SnapshotRecord
 
-CODEC = "zlib-f32"
+
+class SnapshotStore(Protocol):
+    """What snapshots are saved to and read from: a store, or a ``SignalStore``."""
+
+    def save_snapshots(self, snapshots: list[SnapshotRecord]) -> int: ...
+    def snapshots(
+        self, venue: str, symbol: str, preset: str, t0: int, t1: int
+    ) -> list[SnapshotRecord]: ...
+    def snapshot_at(
+        self, venue: str, symbol: str, preset: str, at_ms: int
+    ) -> SnapshotRecord | None: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,42 +60,36 @@ class Snapshot:
             tuple(self.leverages[i] for i in idx), self.ts,
         )  # fmt: skip
 
-    def to_row(self) -> dict[str, Any]:
-        data = np.ascontiguousarray(self.levels, dtype=np.float32)
-        return {
-            "venue": self.venue,
-            "symbol": self.symbol,
-            "preset": self.preset,
-            "ts": self.ts,
-            "price": self.price,
-            "model_version": self.model_version,
-            "grid_origin": self.grid.origin,
-            "grid_step": self.grid.step,
-            "grid_n": self.grid.n,
-            "leverages": json.dumps(list(self.leverages)),
-            "config": json.dumps(self.config, default=str),
-            "codec": CODEC,
-            "data": zlib.compress(data.tobytes(), 6),
-        }
+    def to_record(self) -> SnapshotRecord:
+        """The stored form."""
+        return SnapshotRecord(
+            venue=self.venue,
+            symbol=self.symbol,
+            preset=self.preset,
+            ts=self.ts,
+            price=self.price,
+            model_version=self.model_version,
+            grid_origin=self.grid.origin,
+            grid_step=self.grid.step,
+            grid_n=self.grid.n,
+            leverages=tuple(self.leverages),
+            config=self.config,
+            levels=np.ascontiguousarray(self.levels, dtype=np.float32),
+        )
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Snapshot:
-        if row["codec"] != CODEC:
-            raise InputError(f"unknown snapshot codec {row['codec']!r}")
-        levs = tuple(float(x) for x in json.loads(row["leverages"]))
-        n = int(row["grid_n"])
-        arr = np.frombuffer(zlib.decompress(row["data"]), dtype=np.float32)
+    def from_record(cls, r: SnapshotRecord) -> Snapshot:
         return cls(
-            venue=row["venue"],
-            symbol=row["symbol"],
-            preset=row["preset"],
-            ts=int(row["ts"]),
-            price=float(row["price"]),
-            grid=PriceGrid(float(row["grid_origin"]), float(row["grid_step"]), n),
-            leverages=levs,
-            levels=arr.reshape(len(levs), 2, n).copy(),
-            model_version=row["model_version"],
-            config=json.loads(row["config"]),
+            venue=r.venue,
+            symbol=r.symbol,
+            preset=r.preset,
+            ts=r.ts,
+            price=r.price,
+            grid=PriceGrid(r.grid_origin, r.grid_step, r.grid_n),
+            leverages=r.leverages,
+            levels=r.levels,
+            model_version=r.model_version,
+            config=dict(r.config),
         )
 
 
@@ -121,24 +123,21 @@ def take_snapshots(hm: Heatmap, every_ms: int) -> list[Snapshot]:
     return out
 
 
-def save_snapshots(store: SignalStore, snaps: Iterable[Snapshot]) -> int:
-    n = 0
-    for s in snaps:
-        store.put_snapshot(s.to_row())
-        n += 1
-    return n
+def save_snapshots(store: SnapshotStore, snaps: Iterable[Snapshot]) -> int:
+    """Store snapshots (one transaction); returns how many."""
+    return store.save_snapshots([s.to_record() for s in snaps])
 
 
 def load_snapshots(
-    store: SignalStore, venue: str, symbol: str, preset: str, t0: int, t1: int
+    store: SnapshotStore, venue: str, symbol: str, preset: str, t0: int, t1: int
 ) -> list[Snapshot]:
     """Snapshots known in ``[t0, t1)``, oldest first."""
-    return [Snapshot.from_row(r) for r in store.snapshot_rows(venue, symbol, preset, t0, t1)]
+    return [Snapshot.from_record(r) for r in store.snapshots(venue, symbol, preset, t0, t1)]
 
 
 def snapshot_at(
-    store: SignalStore, venue: str, symbol: str, preset: str, at_ms: int
+    store: SnapshotStore, venue: str, symbol: str, preset: str, at_ms: int
 ) -> Snapshot | None:
     """The latest snapshot known at ``at_ms`` (never one from later)."""
-    row = store.latest_snapshot_row(venue, symbol, preset, at_ms)
-    return None if row is None else Snapshot.from_row(row)
+    r = store.snapshot_at(venue, symbol, preset, at_ms)
+    return None if r is None else Snapshot.from_record(r)

@@ -1,4 +1,4 @@
-"""Named market scenarios, and one scenario run on several venues with a shared driver.
+"""Named market scenarios, and one scenario run on several venues along one market path.
 
 Times in regimes are seconds after ``SimConfig.start_ms``; the last regime lasts for ever, so a
 live demo can keep advancing a scenario after its event.
@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.sim.market import Market, Regime, SimConfig
+from liqscope.sim.path import SharedPath
 
 H = 3600
 
@@ -28,6 +30,17 @@ DEFAULT_VENUES: tuple[tuple[str, str, float], ...] = (
     ("bybit", "BTCUSDT", 0.6),
     ("okx", "BTC-USDT-SWAP", 0.4),
 )
+
+#: Constant basis of each venue against the leader's mark (fraction): a few basis points, as
+#: between real BTC perpetuals.
+BASIS: dict[str, float] = {"binance": 0.0, "bybit": 0.00015, "okx": -0.0001, "hyperliquid": 0.0003}
+
+#: How a follower venue's own flow moves its price: only transiently, arbitraged away fast.
+FOLLOWER_IMPACT: dict[str, float] = {
+    "impact_permanent": 0.0,
+    "impact_half_life_s": 10.0,
+    "impact_coef": 0.0001,
+}
 
 #: (start, end) in seconds after start of each scenario's event, for checks and plots.
 EVENTS: dict[str, tuple[int, int]] = {
@@ -80,12 +93,51 @@ def venue_markets(
     venues: tuple[tuple[str, str, float], ...] = DEFAULT_VENUES,
     **overrides: Any,
 ) -> dict[tuple[str, str], Market]:
-    """One market per venue, all driven by the same exogenous random walk (``driver_seed`` =
-    ``seed``) so they move together, each with its own crowd (seed from :func:`venue_seed`,
-    arrival rate scaled by the venue's relative size) and its own price impact."""
+    """One market per venue along one market path.
+
+    The first venue leads: its market runs the scenario with its own driver (``driver_seed`` =
+    ``seed``) and its crowd's impact. The others follow the leader's mark (:class:`SharedPath`)
+    at their constant :data:`BASIS`, with their own crowd (seed from :func:`venue_seed`, arrival
+    rate scaled by the venue's relative size) whose impact is only transient
+    (:data:`FOLLOWER_IMPACT`). So prices differ by a few basis points, as on real venues, and
+    a cascade on the leader reaches every venue's positions."""
     out: dict[tuple[str, str], Market] = {}
+    path: SharedPath | None = None
     for k, (venue, symbol, scale) in enumerate(venues):
         cfg = scenario(name, venue, symbol, driver_seed=seed, **overrides)
         cfg = replace(cfg, arrival_rate=cfg.arrival_rate * scale)
-        out[(venue, symbol)] = Market(cfg, venue_seed(seed, k))
+        if path is None:
+            out[(venue, symbol)] = Market(cfg, venue_seed(seed, k))
+            path = SharedPath(cfg, venue_seed(seed, k), followers=len(venues) - 1)
+            continue
+        p0 = path.config.initial_price * (1.0 + BASIS.get(venue, 0.0))
+        impact = {key: overrides.get(key, value) for key, value in FOLLOWER_IMPACT.items()}
+        cfg = replace(cfg, initial_price=p0, **impact)
+        out[(venue, symbol)] = Market(cfg, venue_seed(seed, k), path=path)
     return out
+
+
+def anchor_ms(clock: Clock = SYSTEM_CLOCK) -> int:
+    """``--start now``: the wall clock floored to the minute, where serving starts. A run is
+    deterministic relative to it (see docs/simulator.md)."""
+    return clock.now_ms() // 60_000 * 60_000
+
+
+def regimes_with_event_at(name: str, event_at_s: int) -> tuple[Regime, ...]:
+    """The regimes of scenario ``name`` moved so that its event (:data:`EVENTS`) starts
+    ``event_at_s`` seconds after start (pass as ``regimes=`` to :func:`scenario` or
+    :func:`venue_markets`). A calm regime fills the time before the lead-up; an event sooner
+    than its lead-up cuts the lead-up short. Scenarios without an event are returned as is."""
+    if name not in _REGIMES:
+        raise ValueError(f"unknown scenario {name!r} (expected one of {', '.join(SCENARIOS)})")
+    if event_at_s < 0:
+        raise ValueError("event_at_s must be >= 0")
+    regimes = _REGIMES[name]
+    start, end = EVENTS[name]
+    if start == end == 0:
+        return regimes
+    shift = event_at_s - start
+    moved = [replace(r, start_s=r.start_s + shift) for r in regimes]
+    head = [replace(r, start_s=0) for r in moved if r.start_s <= 0][-1:]
+    tail = [r for r in moved if r.start_s > 0]
+    return tuple(head or [Regime(0)]) + tuple(tail)

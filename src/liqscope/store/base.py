@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,10 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 TABLES: tuple[str, ...] = ("liquidations", "trades", "candles", "open_interest", "marks")
-"""Event tables (retention and export apply to these, plus ``frames`` and ``gaps``)."""
+"""Event tables (export applies to these; retention to these, ``frames``, ``gaps``,
+``alerts`` and ``snapshots``)."""
+
+Float32Array = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,52 @@ class ImportRecord:
     rows_parsed: int
     rows_new: int
     finished_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStats:
+    """How many messages of one stream of a venue arrived, and when the last one did."""
+
+    venue: str
+    stream: str
+    last_received_ms: int
+    messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """A fired alert with what triggered it (``details``, JSON-serialisable).
+
+    ``id`` and ``fired_ms`` are given by the store when it is written (leave them None)."""
+
+    rule_id: str
+    venue: str
+    symbol: str
+    condition: str
+    ts: int
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    fired_ms: int | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SnapshotRecord:
+    """The live levels ``[n_tiers, 2, grid_n]`` (USD, side 0 = long) of a map as known at
+    ``ts``, with its grid, leverages, model configuration and version."""
+
+    venue: str
+    symbol: str
+    preset: str
+    ts: int
+    price: float
+    model_version: str
+    grid_origin: float
+    grid_step: float
+    grid_n: int
+    leverages: tuple[float, ...]
+    config: Mapping[str, Any]
+    levels: Float32Array
 
 
 @dataclass(slots=True)
@@ -180,6 +229,9 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc: object) -> None: ...
+
     def transaction(self) -> AbstractContextManager[None]: ...
 
     # -- writes (idempotent; return new rows) --
@@ -198,6 +250,13 @@ class Store(Protocol):
         self, venue: str, stream: str, received_ms: int, messages: int = 1
     ) -> None: ...
     def record_import(self, record: ImportRecord) -> None: ...
+    def write_alert(self, alert: AlertRecord) -> int:
+        """Store a fired alert; returns its id."""
+        ...
+
+    def save_snapshots(self, snapshots: Sequence[SnapshotRecord]) -> int:
+        """Store snapshots (one per venue, symbol, preset and ts: a later save replaces)."""
+        ...
 
     # -- reads --
     def imported(self, sha256: str) -> ImportRecord | None: ...
@@ -255,6 +314,34 @@ class Store(Protocol):
     ) -> list[tuple[int, RawFrame]]: ...
     def gaps(self, venue: str | None = None, symbol: str | None = None) -> list[Gap]: ...
     def instrument(self, venue: str, symbol: str) -> Instrument | None: ...
+    def message_stats(self, venue: str | None = None) -> list[MessageStats]: ...
+    def last_messages(self, venue: str) -> dict[str, int]:
+        """Last received time per stream of ``venue``."""
+        ...
+
+    def alerts(
+        self,
+        *,
+        limit: int = 100,
+        symbol: str | None = None,
+        rule_id: str | None = None,
+        since_ms: int | None = None,
+    ) -> list[AlertRecord]:
+        """Stored alerts, newest first."""
+        ...
+
+    def snapshots(
+        self, venue: str, symbol: str, preset: str, t0: int, t1: int
+    ) -> list[SnapshotRecord]:
+        """Snapshots with ``t0 <= ts < t1``, oldest first."""
+        ...
+
+    def snapshot_at(
+        self, venue: str, symbol: str, preset: str, at_ms: int
+    ) -> SnapshotRecord | None:
+        """The newest snapshot with ``ts <= at_ms`` (what was known then; never a later one)."""
+        ...
+
     def steps(self, venue: str, symbol: str, t0: int, t1: int, interval_ms: int) -> Steps: ...
     def coverage(self, now_ms: int) -> list[Coverage]: ...
     def counts(self) -> dict[str, int]: ...
@@ -273,12 +360,16 @@ class Store(Protocol):
 
 __all__ = [
     "TABLES",
+    "AlertRecord",
     "Coverage",
+    "Float32Array",
     "FloatArray",
     "Gap",
     "ImportRecord",
     "IntArray",
+    "MessageStats",
     "RawFrame",
+    "SnapshotRecord",
     "Steps",
     "Store",
     "WriteCounts",

@@ -1,6 +1,6 @@
 """Pure aggregations over stored rows (plain arrays in, arrays out; no I/O).
 
-Used by the SQLite backend to build estimator steps and by the realized-liquidation chart.
+Used by the SQL backends to build estimator steps and by the realized-liquidation chart.
 """
 
 from __future__ import annotations
@@ -147,6 +147,14 @@ def _reduce_groups(
     return out
 
 
+def _on_grid(ts: IntArray, grid_ts: IntArray, step_ms: int) -> tuple[IntArray, IntArray]:
+    """``(step index, row index)`` of the rows falling on the grid, in time order."""
+    order = np.argsort(ts, kind="stable")
+    idx = bucket_index(ts[order], grid_ts, step_ms)
+    keep = idx >= 0
+    return idx[keep], order[keep]
+
+
 def ohlcv_from_candles(
     ts: IntArray,
     o: FloatArray,
@@ -159,13 +167,8 @@ def ohlcv_from_candles(
     step_ms: int,
 ) -> Ohlcv:
     """Aggregate candles (of an interval dividing ``step_ms``) onto the grid."""
-    order = np.argsort(ts, kind="stable")
-    idx = bucket_index(ts[order], grid_ts, step_ms)
-    keep = idx >= 0
-    sel = order[keep]
-    return _reduce_groups(
-        idx[keep], o[sel], h[sel], lo[sel], c[sel], v[sel], tb[sel], int(grid_ts.size)
-    )
+    idx, sel = _on_grid(ts, grid_ts, step_ms)
+    return _reduce_groups(idx, o[sel], h[sel], lo[sel], c[sel], v[sel], tb[sel], int(grid_ts.size))
 
 
 def ohlcv_from_trades(
@@ -177,14 +180,11 @@ def ohlcv_from_trades(
     step_ms: int,
 ) -> Ohlcv:
     """Build OHLCV and taker-buy volume per step from trades."""
-    order = np.argsort(ts, kind="stable")
-    idx = bucket_index(ts[order], grid_ts, step_ms)
-    keep = idx >= 0
-    sel = order[keep]
+    idx, sel = _on_grid(ts, grid_ts, step_ms)
     p = price[sel]
     q = qty[sel]
     tb = np.where(taker_side[sel] > 0, q, 0.0)
-    return _reduce_groups(idx[keep], p, p, p, p, q, tb, int(grid_ts.size))
+    return _reduce_groups(idx, p, p, p, p, q, tb, int(grid_ts.size))
 
 
 def merge_ohlcv(primary: Ohlcv, fallback: Ohlcv) -> Ohlcv:

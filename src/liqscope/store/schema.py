@@ -97,7 +97,51 @@ _V2: tuple[str, ...] = (
     "INSERT INTO sequences VALUES ('liquidations', (SELECT IFNULL(MAX(seq), 0) FROM liquidations))",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3: the signals layer's tables (fired alerts, point-in-time map snapshots). Earlier files may
+# already hold them, created by the signals layer itself with exactly this DDL: kept as they are.
+_V3: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY,
+        rule_id TEXT NOT NULL, venue TEXT NOT NULL, symbol TEXT NOT NULL,
+        condition TEXT NOT NULL, ts INTEGER NOT NULL, fired_ms INTEGER NOT NULL,
+        message TEXT NOT NULL, details TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts)",
+    """CREATE TABLE IF NOT EXISTS snapshots (
+        venue TEXT NOT NULL, symbol TEXT NOT NULL, preset TEXT NOT NULL,
+        ts INTEGER NOT NULL, price REAL NOT NULL, model_version TEXT NOT NULL,
+        grid_origin REAL NOT NULL, grid_step REAL NOT NULL, grid_n INTEGER NOT NULL,
+        leverages TEXT NOT NULL, config TEXT NOT NULL, codec TEXT NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (venue, symbol, preset, ts)
+    ) WITHOUT ROWID""",
+)
+
+# v4: measured positions (Hyperliquid ``clearinghouseState``): the accounts known, every poll
+# of an account (an empty one too: "no position then"), and each polled position, so the map
+# as known at any time is the newest poll per account at or before it (store/positions.py).
+_V4: tuple[str, ...] = (
+    """CREATE TABLE position_accounts (
+        venue TEXT NOT NULL, address TEXT NOT NULL, source TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (venue, address)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE position_polls (
+        venue TEXT NOT NULL, address TEXT NOT NULL, ts INTEGER NOT NULL,
+        positions INTEGER NOT NULL,
+        PRIMARY KEY (venue, address, ts)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX position_polls_ts ON position_polls (venue, ts)",
+    """CREATE TABLE position_snapshots (
+        venue TEXT NOT NULL, address TEXT NOT NULL, coin TEXT NOT NULL, ts INTEGER NOT NULL,
+        size REAL NOT NULL, entry_px REAL NOT NULL, leverage REAL NOT NULL,
+        leverage_type TEXT NOT NULL, liquidation_px REAL, margin_used REAL NOT NULL,
+        position_value REAL NOT NULL,
+        PRIMARY KEY (venue, address, coin, ts)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX position_snapshots_coin ON position_snapshots (venue, coin, ts)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -135,6 +179,7 @@ def migrate(conn: sqlite3.Connection, now_ms: int) -> int:
             conn.execute("INSERT INTO schema_version VALUES (?, ?)", (target, now_ms))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a full disk may already have ended it
+            conn.execute("ROLLBACK")
         raise
     return SCHEMA_VERSION

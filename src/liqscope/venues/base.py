@@ -16,6 +16,7 @@ never branches on a venue's name.
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError, VenueError
 from liqscope.domain.events import Candle, Event, OpenInterest
 from liqscope.domain.instruments import Instrument
+from liqscope.store.guard import check_events
 
 __all__ = [
+    "BadValue",
     "Channel",
     "Frame",
     "MalformedFrame",
@@ -41,11 +44,15 @@ __all__ = [
     "SubscriptionRejected",
     "UnknownInstrument",
     "VenueAdapter",
+    "VenueBanned",
+    "checked",
     "interval_ms",
     "load_json",
     "load_object",
     "windows",
 ]
+
+log = logging.getLogger("liqscope.venues")
 
 Sleeper = Callable[[float], Awaitable[None]]
 Frame = bytes | str
@@ -56,6 +63,35 @@ class MalformedFrame(VenueError):
 
     The collector counts and skips these; the message is a short reason.
     """
+
+
+class BadValue(MalformedFrame):
+    """A frame whose values parse but cannot be real (infinite, <= 0, a time before 2017 or
+    more than a day ahead). The collector counts it as a reject; nothing of it is stored."""
+
+
+def checked(events: list[Event], now_ms: int | None = None) -> list[Event]:
+    """``events`` unchanged, or :class:`BadValue` naming the first absurd field.
+
+    The bounds are the store's (:mod:`liqscope.store.guard`); ``now_ms`` defaults to the
+    system clock (the upper bound is now + 1 day)."""
+    if events:
+        try:
+            check_events(events, SYSTEM_CLOCK.now_ms() if now_ms is None else now_ms)
+        except InputError as exc:
+            why = str(exc).partition(": ")[2] or str(exc)
+            raise BadValue(why.split("; nothing", 1)[0]) from None
+    return events
+
+
+class VenueBanned(VenueError):
+    """HTTP 418: the venue banned this IP for ignoring its rate limits.
+
+    ``retry_after_s`` is the venue's ``Retry-After`` when it sent one."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class UnknownInstrument(MalformedFrame):
@@ -139,9 +175,10 @@ def _single(value: str | Iterable[str]) -> list[str]:
 class RestClient:
     """Async REST client shared by the venues: base URL, retries, rate limits, errors.
 
-    - 429: sleep ``Retry-After`` seconds (or an exponential back-off when absent) through the
-      injectable ``sleeper`` and retry, at most ``max_retries`` times; 5xx likewise;
-    - 418: stop with a :class:`VenueError` saying the IP is banned;
+    - 429: log, sleep ``Retry-After`` seconds (or an exponential back-off when absent) through
+      the injectable ``sleeper`` and retry, at most ``max_retries`` times; 5xx likewise;
+    - 418: log and stop with :class:`VenueBanned` (carrying ``Retry-After``): the caller
+      pauses every request to the venue;
     - unreachable host / timeout: :class:`VenueError` naming the host;
     - venue-level error bodies (checked by :meth:`_check_body`): :class:`VenueError`.
 
@@ -224,16 +261,34 @@ class RestClient:
             pause = self._after_response(response)
             status = response.status_code
             if status == 418:
-                raise VenueError(
+                wait = _header_seconds(response)
+                log.error(
+                    "%s: HTTP 418 on %s: this IP is banned for ignoring rate limits%s",
+                    self.venue,
+                    path,
+                    f" (Retry-After {wait:.0f} s)" if wait is not None else "",
+                )
+                raise VenueBanned(
                     f"{self.venue}: HTTP 418 — this IP is banned by the venue for ignoring "
-                    "rate limits; stop and wait before retrying"
+                    "rate limits; stop and wait before retrying",
+                    wait,
                 )
             if status == 429 or status >= 500:
                 if attempt >= self.max_retries:
                     raise VenueError(
                         f"{self.venue}: HTTP {status} on {path} after {attempt + 1} attempts"
                     )
-                await self._sleep(_retry_after(response, attempt))
+                wait = _retry_after(response, attempt)
+                log.warning(
+                    "%s: HTTP %d on %s; retrying in %.1f s (attempt %d of %d)",
+                    self.venue,
+                    status,
+                    path,
+                    wait,
+                    attempt + 1,
+                    self.max_retries,
+                )
+                await self._sleep(wait)
                 attempt += 1
                 continue
             if status >= 400:
@@ -271,14 +326,21 @@ class RestClient:
         raise VenueError(f"{self.venue}: public tier tables are not offered")
 
 
-def _retry_after(response: httpx.Response, attempt: int) -> float:
+def _header_seconds(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds (None when absent or not a number)."""
     value = response.headers.get("Retry-After")
-    if value is not None:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-    return float(min(60, 2**attempt))
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
+
+
+def _retry_after(response: httpx.Response, attempt: int) -> float:
+    seconds = _header_seconds(response)
+    return float(min(60, 2**attempt)) if seconds is None else seconds
 
 
 def _short(response: httpx.Response) -> str:

@@ -2,10 +2,8 @@
 // positives) and the latest stored alerts (/api/alerts).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(1) + " %");
 const ci = (v) => `${pct(v.value)} <span class="sc-note">[${pct(v.ci_low)}, ${pct(v.ci_high)}]</span>`;
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 
 function toggleSource() {
   const sim = $("source").value === "sim";

@@ -29,6 +29,7 @@ from liqscope.ingest.importers.common import (
     ImportOptions,
     LineSource,
     Progress,
+    checked_row,
     is_numeric,
     parse_float,
     parse_int,
@@ -157,7 +158,9 @@ def _klines(rows: Rows, venue: str, symbol: str, interval_ms: int) -> Iterator[E
         taker = parse_float(c[9], label, n, "taker_buy_volume") if len(c) > 9 else None
         if not (h >= max(o, cl, lo) and lo <= min(o, cl) and lo > 0 and vol >= 0):
             raise InputError(f"{label}:{n}: inconsistent candle (open/high/low/close/volume)")
-        yield Candle(venue, symbol, ts, interval_ms, o, h, lo, cl, vol, taker, True)
+        yield checked_row(
+            Candle(venue, symbol, ts, interval_ms, o, h, lo, cl, vol, taker, True), label, n
+        )
 
 
 def _metrics(rows: Rows, venue: str, symbol: str) -> Iterator[Event]:
@@ -170,7 +173,9 @@ def _metrics(rows: Rows, venue: str, symbol: str) -> Iterator[Event]:
         usd = parse_float(c[3], label, n, "sum_open_interest_value") if c[3].strip() else None
         if oi < 0:
             raise InputError(f"{label}:{n}: negative open interest")
-        yield OpenInterest(venue, c[1].strip().upper() or symbol, ts, oi, usd)
+        yield checked_row(
+            OpenInterest(venue, c[1].strip().upper() or symbol, ts, oi, usd), label, n
+        )
 
 
 _TRUE = {"true": True, "false": False, "1": True, "0": False}
@@ -190,7 +195,7 @@ def _agg_trades(rows: Rows, venue: str, symbol: str) -> Iterator[Event]:
             raise InputError(f"{label}:{n}: non-positive price or quantity")
         # The buyer was the maker: the taker sold.
         side = Side.SHORT if maker else Side.LONG
-        yield Trade(venue, symbol, ts, price, qty, side, str(trade_id))
+        yield checked_row(Trade(venue, symbol, ts, price, qty, side, str(trade_id)), label, n)
 
 
 _ORDER_SIDE = {"SELL": Side.LONG, "BUY": Side.SHORT}  # order side → liquidated position
@@ -207,14 +212,18 @@ def _liquidation_snapshot(rows: Rows, venue: str, symbol: str) -> Iterator[Event
         filled = parse_float(c[10], label, n, "accumulated_fill_quantity")
         if filled <= 0 or avg <= 0:
             continue  # nothing filled: no liquidation happened at a price
-        yield Liquidation(
-            venue,
-            c[1].strip().upper() or symbol,
-            ts,
-            side,
-            filled,
-            avg,
-            PriceKind.AVERAGE_FILL,
-            filled * avg,
-            True,
+        yield checked_row(
+            Liquidation(
+                venue,
+                c[1].strip().upper() or symbol,
+                ts,
+                side,
+                filled,
+                avg,
+                PriceKind.AVERAGE_FILL,
+                filled * avg,
+                True,
+            ),
+            label,
+            n,
         )

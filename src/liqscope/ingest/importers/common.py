@@ -20,12 +20,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Event
 from liqscope.store.base import ImportRecord, Store, WriteCounts
+from liqscope.venues.base import BadValue, checked
+
+_E = TypeVar("_E", bound=Event)
 
 BATCH = 50_000
 FORMATS = ("auto", "binance-bulk", "tardis", "frames")
@@ -250,6 +253,16 @@ def parse_float(text: str, label: str, number: int, column: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise InputError(f"{label}:{number}: {column} is not finite: {text!r}")
     return value
+
+
+def checked_row(event: _E, label: str, number: int) -> _E:
+    """``event``, or :class:`InputError` naming file, line and the absurd field (a price or
+    quantity not finite and > 0, a time outside 2017-01-01 .. now + 1 day)."""
+    try:
+        checked([event])
+    except BadValue as exc:
+        raise InputError(f"{label}:{number}: {exc}") from None
+    return event
 
 
 def parse_int(text: str, label: str, number: int, column: str) -> int:

@@ -11,16 +11,16 @@
 ``amount`` (and ``open_interest``) is what the exchange gives: contracts on OKX, BitMEX,
 Deribit and inverse contracts. It is converted to base units with the instrument's contract
 size, looked up in the store's ``instruments`` table, then ``liqscope.domain.registry``
-(when installed), then the small built-in table below.
+(the one place contract sizes are stated), then the venues' naming rules.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator
+import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from liqscope.domain import registry
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Event, Liquidation, MarkPrice, OpenInterest, Trade
 from liqscope.domain.instruments import Instrument
@@ -29,6 +29,7 @@ from liqscope.ingest.importers.common import (
     ImportOptions,
     LineSource,
     Progress,
+    checked_row,
     first_line,
     parse_float,
     parse_int,
@@ -89,38 +90,25 @@ PRICE_KIND: dict[str, PriceKind] = {
 }
 
 _L, _I = ContractType.LINEAR, ContractType.INVERSE
-# Minimal fallback table (venue, symbol) → (base, quote, type, contract size), used only
-# when neither the store nor liqscope.domain.registry knows the instrument.
-FALLBACK_INSTRUMENTS: dict[tuple[str, str], tuple[str, str, ContractType, float]] = {
-    ("okx", "BTC-USDT-SWAP"): ("BTC", "USDT", _L, 0.01),
-    ("okx", "ETH-USDT-SWAP"): ("ETH", "USDT", _L, 0.1),
-    ("okx", "SOL-USDT-SWAP"): ("SOL", "USDT", _L, 1.0),
-    ("okx", "BTC-USD-SWAP"): ("BTC", "USD", _I, 100.0),
-    ("okx", "ETH-USD-SWAP"): ("ETH", "USD", _I, 10.0),
+# Venues liqscope does not collect: (venue, symbol) → (base, quote, type, contract size).
+# Contract sizes of the venues liqscope collects come from liqscope.domain.registry alone.
+FOREIGN_INSTRUMENTS: dict[tuple[str, str], tuple[str, str, ContractType, float]] = {
     ("bitmex", "XBTUSD"): ("XBT", "USD", _I, 1.0),
     ("deribit", "BTC-PERPETUAL"): ("BTC", "USD", _I, 1.0),
     ("deribit", "ETH-PERPETUAL"): ("ETH", "USD", _I, 1.0),
-    ("bybit", "BTCUSD"): ("BTC", "USD", _I, 1.0),
-    ("bybit", "ETHUSD"): ("ETH", "USD", _I, 1.0),
-    ("binance_coinm", "BTCUSD_PERP"): ("BTC", "USD", _I, 100.0),
 }
 
 _SIZED_IN_BASE = {"binance", "bybit", "hyperliquid"}  # linear USDT/USDC sizes are base units
 
 
 def _registry_lookup(venue: str, symbol: str) -> Instrument | None:
+    """The registry's instrument (``binance_coinm`` symbols live under ``binance`` there)."""
+    base_venue = venue.split("_", 1)[0]
     try:
-        registry = importlib.import_module("liqscope.domain.registry")
-    except ImportError:
+        found = registry.instrument(base_venue, symbol)
+    except InputError:  # unknown venue or symbol: the naming rules below decide
         return None
-    lookup: Callable[[str, str], Any] | None = getattr(registry, "instrument", None)
-    if lookup is None:
-        return None
-    try:
-        found = lookup(venue, symbol)
-    except Exception:  # an unknown symbol there just means: try the fallback
-        return None
-    return found if isinstance(found, Instrument) else None
+    return dataclasses.replace(found, venue=venue) if base_venue != venue else found
 
 
 def resolve_instrument(store: Store | None, venue: str, symbol: str) -> Instrument | None:
@@ -132,7 +120,7 @@ def resolve_instrument(store: Store | None, venue: str, symbol: str) -> Instrume
     found = _registry_lookup(venue, symbol)
     if found is not None:
         return found
-    spec = FALLBACK_INSTRUMENTS.get((venue, symbol))
+    spec = FOREIGN_INSTRUMENTS.get((venue, symbol))
     if spec is not None:
         return Instrument(venue, symbol, spec[0], spec[1], spec[2], spec[3])
     if venue == "binance_coinm" and symbol.endswith("_PERP"):
@@ -236,21 +224,25 @@ class TardisImporter:
             if liq:
                 # Liquidation order side: a buy closes a short.
                 side = Side.SHORT if side_text == "buy" else Side.LONG
-                yield Liquidation(
-                    venue,
-                    symbol,
-                    ts,
-                    side,
-                    qty,
-                    price,
-                    PRICE_KIND.get(venue, PriceKind.BANKRUPTCY),
-                    inst.notional_usd(qty, price),
-                    SAMPLED.get(venue, False),
+                yield checked_row(
+                    Liquidation(
+                        venue,
+                        symbol,
+                        ts,
+                        side,
+                        qty,
+                        price,
+                        PRICE_KIND.get(venue, PriceKind.BANKRUPTCY),
+                        inst.notional_usd(qty, price),
+                        SAMPLED.get(venue, False),
+                    ),
+                    label,
+                    n,
                 )
             else:
                 taker = Side.LONG if side_text == "buy" else Side.SHORT
                 trade_id = c[4].strip() or f"{ts}:{c[3].strip()}:{n}"
-                yield Trade(venue, symbol, ts, price, qty, taker, trade_id)
+                yield checked_row(Trade(venue, symbol, ts, price, qty, taker, trade_id), label, n)
 
     def _tickers(
         self, rows: Iterator[tuple[str, int, list[str]]], options: ImportOptions
@@ -265,7 +257,7 @@ class TardisImporter:
             index = _opt(c, 9, label, n, "index_price")
             mark = _opt(c, 10, label, n, "mark_price")
             if mark is not None:
-                yield MarkPrice(venue, symbol, ts, mark, index, funding)
+                yield checked_row(MarkPrice(venue, symbol, ts, mark, index, funding), label, n)
             if oi is not None:
                 inst = self._instrument(venue, symbol, f"{label}:{n}")
                 ref = mark or last or index
@@ -273,7 +265,7 @@ class TardisImporter:
                     continue  # an inverse contract count needs a price to become base units
                 base = inst.base_qty(oi, ref or 1.0)
                 usd = inst.notional_usd(base, ref) if ref else None
-                yield OpenInterest(venue, symbol, ts, base, usd)
+                yield checked_row(OpenInterest(venue, symbol, ts, base, usd), label, n)
 
 
 def _opt(cells: list[str], i: int, label: str, n: int, name: str) -> float | None:

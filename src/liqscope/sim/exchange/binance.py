@@ -21,12 +21,14 @@ from liqscope.sim.exchange.history import (
     MarketHistory,
     align,
     candle,
+    candle_opens,
     candles,
     fmt_fixed,
     fmt_px,
-    fmt_qty,
     next_funding_ms,
+    series_candle,
 )
+from liqscope.sim.exchange.quotes import book, day_stats, fmt_lot, on_lot
 from liqscope.sim.exchange.server import (
     BadParam,
     Conn,
@@ -62,6 +64,23 @@ OI_PERIODS = {
 }
 AGG_ID_BASE = 1_000_000_000
 TRADE_ID_BASE = 5_000_000_000
+LOT = 0.001  # BTCUSDT stepSize (base units)
+TICK = 0.1
+DEPTHS = (5, 10, 20)
+# stream kinds (lower case) -> canonical spelling
+_KINDS = {
+    "aggtrade": "aggTrade",
+    "trade": "trade",
+    "markprice": "markPrice",
+    "markprice@1s": "markPrice@1s",
+    "forceorder": "forceOrder",
+    "miniticker": "miniTicker",
+    "ticker": "ticker",
+    "bookticker": "bookTicker",
+    "depth": "depth",
+    **{f"depth{n}": f"depth{n}" for n in DEPTHS},
+}
+_SPEEDS = ("@100ms", "@250ms", "@500ms")
 
 
 def _kline_weight(limit: int) -> int:
@@ -87,15 +106,25 @@ class BinanceServer(VenueServer):
         r = self.rest
         return [
             *ws,
-            Mount("/market", routes=ws),  # the 2026 split URLs (/market/stream, /market/ws/…)
+            # the split URLs (/market/…, /public/…; ccxt.pro opens /market/ws/<n>)
+            Mount("/market", routes=ws),
+            Mount("/public", routes=ws),
             Route("/fapi/v1/ping", r(self._ping)),
             Route("/fapi/v1/time", r(self._time)),
             Route("/fapi/v1/exchangeInfo", r(self._exchange_info)),
             Route("/fapi/v1/klines", r(self._klines)),
+            Route("/fapi/v1/markPriceKlines", r(self._series_klines("mark_px"))),
+            Route("/fapi/v1/indexPriceKlines", r(self._series_klines("index_px"))),
             Route("/fapi/v1/openInterest", r(self._open_interest)),
             Route("/futures/data/openInterestHist", r(self._open_interest_hist)),
             Route("/fapi/v1/aggTrades", r(self._agg_trades)),
+            Route("/fapi/v1/trades", r(self._trades)),
             Route("/fapi/v1/fundingRate", r(self._funding_rate)),
+            Route("/fapi/v1/premiumIndex", r(self._premium_index)),
+            Route("/fapi/v1/ticker/24hr", r(self._ticker_24hr)),
+            Route("/fapi/v1/ticker/price", r(self._ticker_price)),
+            Route("/fapi/v1/ticker/bookTicker", r(self._book_ticker)),
+            Route("/fapi/v1/depth", r(self._depth)),
         ]
 
     def error_body(self, status: int, msg: str, code: int | str) -> Any:
@@ -127,14 +156,12 @@ class BinanceServer(VenueServer):
         sym = sym.lower()
         if sym.upper() not in self.histories:
             raise ValueError(f"unknown symbol in stream {name!r}")
-        kinds = {
-            "aggtrade": "aggTrade",
-            "markprice": "markPrice",
-            "markprice@1s": "markPrice@1s",
-            "forceorder": "forceOrder",
-        }
-        if kind.lower() in kinds:
-            return f"{sym}@{kinds[kind.lower()]}"
+        low = kind.lower()
+        for speed in _SPEEDS:  # depth update speeds: the simulator updates books every second
+            if low.startswith("depth") and low.endswith(speed):
+                low = low.removesuffix(speed)
+        if low in _KINDS:
+            return f"{sym}@{_KINDS[low]}"
         if kind.startswith("kline_") and kind[6:] in INTERVALS:  # case matters: 1m is not 1M
             return f"{sym}@{kind}"
         raise ValueError(f"unknown stream {name!r}")
@@ -145,7 +172,9 @@ class BinanceServer(VenueServer):
 
     async def _ws_raw(self, ws: WebSocket) -> None:
         path = ws.path_params.get("streams", "")
-        await self._open(ws, [s for s in path.split("/") if s], combined=False)
+        # a bare number is a client's connection label (ccxt.pro: /market/ws/<n>), no stream
+        names = [s for s in path.split("/") if s and not s.isdigit()]
+        await self._open(ws, names, combined=False)
 
     async def _open(self, ws: WebSocket, names: list[str], combined: bool) -> None:
         try:
@@ -215,9 +244,13 @@ class BinanceServer(VenueServer):
                     if j >= 0:
                         p = self._mark(h, j, t)
                         out.append(Outgoing(topic, [p] if topic.startswith("!") else p))
+        if f"{s}@trade" in wanted:
+            i0, i1 = h.span("trade", t0, t1)
+            out.extend(Outgoing(f"{s}@trade", self._trade_event(h, i)) for i in range(i0, i1))
         for topic in wanted:
             if topic.startswith(f"{s}@kline_"):
                 out.extend(self._kline_events(h, topic, t0, t1))
+        out.extend(self._quote_events(h, t0, t1, wanted))
         if f"{s}@forceOrder" in wanted or "!forceOrder@arr" in wanted:
             for e in second_marks(t0, t1, 1000):
                 j0, j1 = h.span("liq", e - 1000, e)
@@ -226,6 +259,77 @@ class BinanceServer(VenueServer):
                     out.append(Outgoing(f"{s}@forceOrder", payload, (liq,)))
                     out.append(Outgoing("!forceOrder@arr", payload, (liq,)))
         return out
+
+    def _quote_events(self, h: MarketHistory, t0: int, t1: int, wanted: set[str]) -> list[Outgoing]:
+        """Tickers, book tickers and books, once per second."""
+        s = h.symbol.lower()
+        kinds = [k for k in ("miniTicker", "ticker", "bookTicker", "depth") if f"{s}@{k}" in wanted]
+        kinds += [f"depth{n}" for n in DEPTHS if f"{s}@depth{n}" in wanted]
+        out: list[Outgoing] = []
+        if not kinds:
+            return out
+        for t in second_marks(t0, t1, 1000):
+            if t <= h.start_ms:
+                continue
+            for kind in kinds:
+                out.append(Outgoing(f"{s}@{kind}", self._quote(h, kind, t)))
+        return out
+
+    def _quote(self, h: MarketHistory, kind: str, t: int) -> dict[str, Any]:
+        if kind in ("miniTicker", "ticker"):
+            d = self._day(h, t)
+            event = "24hrMiniTicker" if kind == "miniTicker" else "24hrTicker"
+            keep = ("c", "o", "h", "l", "v", "q") if kind == "miniTicker" else tuple(d)
+            return {"e": event, "E": t, "s": h.symbol, **{k: d[k] for k in keep}}
+        if kind == "bookTicker":
+            (bp, bq), (ap, aq) = (side[0] for side in book(h, t, 1, TICK, LOT))
+            u = t // 1000
+            return {
+                "e": "bookTicker", "u": u, "E": t, "T": t, "s": h.symbol, "b": fmt_px(bp),
+                "B": fmt_lot(bq, LOT), "a": fmt_px(ap), "A": fmt_lot(aq, LOT),
+            }  # fmt: skip
+        depth = int(kind[5:]) if kind != "depth" else 20
+        bids, asks = book(h, t, depth, TICK, LOT)
+        u = t // 1000
+        return {
+            "e": "depthUpdate", "E": t, "T": t, "s": h.symbol, "U": u, "u": u, "pu": u - 1,
+            "b": self._levels(bids), "a": self._levels(asks),
+        }  # fmt: skip
+
+    @staticmethod
+    def _levels(levels: list[tuple[float, float]]) -> list[list[str]]:
+        return [[fmt_px(p), fmt_lot(q, LOT)] for p, q in levels]
+
+    def _day(self, h: MarketHistory, t: int) -> dict[str, Any]:
+        """The 24 h ticker fields (stream spelling)."""
+        d = day_stats(h, t)
+        change = d.last - d.open
+        return {
+            "p": fmt_px(change, d.last), "P": fmt_fixed(100 * change / d.open if d.open else 0, 3),
+            "w": fmt_px(d.quote_volume / d.volume if d.volume else d.last), "c": fmt_px(d.last),
+            "Q": fmt_lot(float(h.col("trade_qty")[d.last_index]), LOT) if d.count else "0",
+            "o": fmt_px(d.open), "h": fmt_px(d.high), "l": fmt_px(d.low),
+            "v": fmt_lot(d.volume, LOT) if d.count else "0", "q": fmt_fixed(d.quote_volume, 2),
+            "O": d.open_ms, "C": d.close_ms,
+            "F": TRADE_ID_BASE + d.first_index if d.count else -1,
+            "L": TRADE_ID_BASE + d.last_index if d.count else -1, "n": d.count,
+        }  # fmt: skip
+
+    def _trade_event(self, h: MarketHistory, i: int) -> dict[str, Any]:
+        ts = int(h.col("trade_ts")[i])
+        rec = {"e": "trade", "E": ts, "T": ts, "s": h.symbol, "t": TRADE_ID_BASE + i}
+        rec.update({k: v for k, v in self._trade_rec(h, i).items() if k in ("p", "q", "m")})
+        return {**rec, "X": "MARKET"}
+
+    def _trade_rec(self, h: MarketHistory, i: int) -> dict[str, Any]:
+        """One trade as ``/fapi/v1/trades`` returns it."""
+        px, qty = float(h.col("trade_px")[i]), on_lot(float(h.col("trade_qty")[i]), LOT)
+        return {
+            "id": TRADE_ID_BASE + i, "p": fmt_px(px), "q": fmt_lot(qty, LOT),
+            "price": fmt_px(px), "qty": fmt_lot(qty, LOT), "quoteQty": fmt_fixed(px * qty, 4),
+            "time": int(h.col("trade_ts")[i]), "m": bool(h.col("trade_taker")[i] < 0),
+            "isBuyerMaker": bool(h.col("trade_taker")[i] < 0),
+        }  # fmt: skip
 
     def _agg_trade(self, h: MarketHistory, i: int, event: bool) -> dict[str, Any]:
         ts = int(h.col("trade_ts")[i])
@@ -237,7 +341,7 @@ class BinanceServer(VenueServer):
             {
                 "a": AGG_ID_BASE + i,
                 "p": fmt_px(px),
-                "q": fmt_qty(float(h.col("trade_qty")[i])),
+                "q": fmt_lot(float(h.col("trade_qty")[i]), LOT),
                 "f": TRADE_ID_BASE + i,
                 "l": TRADE_ID_BASE + i,
                 "T": ts,
@@ -288,11 +392,11 @@ class BinanceServer(VenueServer):
             "c": fmt_px(c.close),
             "h": fmt_px(c.high),
             "l": fmt_px(c.low),
-            "v": fmt_qty(c.volume),
+            "v": fmt_lot(c.volume, LOT) if c.trades else "0",
             "n": c.trades,
             "x": c.closed,
             "q": fmt_fixed(c.quote_volume, 4),
-            "V": fmt_qty(c.taker_buy_base),
+            "V": fmt_lot(c.taker_buy_base, LOT) if c.taker_buy_base else "0",
             "Q": fmt_fixed(c.taker_buy_quote, 4),
             "B": "0",
         }
@@ -301,11 +405,11 @@ class BinanceServer(VenueServer):
         self, h: MarketHistory, j: int, e: int
     ) -> tuple[dict[str, Any], SentLiquidation]:
         side = int(h.col("liq_side")[j])
-        qty = float(h.col("liq_qty")[j])
+        qty = on_lot(float(h.col("liq_qty")[j]), LOT)
         px = float(h.col("liq_px")[j])
         bk = float(h.col("liq_bk_px")[j])
         ts = int(h.col("liq_ts")[j])
-        q = fmt_qty(qty)
+        q = fmt_lot(qty, LOT)
         order = {
             "s": h.symbol,
             "S": "SELL" if side > 0 else "BUY",  # the liquidation order closes the position
@@ -432,11 +536,11 @@ class BinanceServer(VenueServer):
                 fmt_px(c.high),
                 fmt_px(c.low),
                 fmt_px(c.close),
-                fmt_qty(c.volume),
+                fmt_lot(c.volume, LOT) if c.trades else "0",
                 c.open_ms + c.interval_ms - 1,
                 fmt_fixed(c.quote_volume, 4),
                 c.trades,
-                fmt_qty(c.taker_buy_base),
+                fmt_lot(c.taker_buy_base, LOT) if c.taker_buy_base else "0",
                 fmt_fixed(c.taker_buy_quote, 4),
                 "0",
             ]
@@ -456,7 +560,7 @@ class BinanceServer(VenueServer):
         now = self.clock.now_ms()
         j = h.sec_index(now)
         oi = float(h.col("oi_base")[j]) if j >= 0 else 0.0
-        return self._respond({"openInterest": fmt_qty(oi), "symbol": h.symbol, "time": now}, 1)
+        return self._respond({"openInterest": fmt_lot(oi, LOT), "symbol": h.symbol, "time": now}, 1)
 
     async def _open_interest_hist(self, request: Request) -> Response:
         q = request.query_params
@@ -487,9 +591,9 @@ class BinanceServer(VenueServer):
             rows.append(
                 {
                     "symbol": h.symbol,
-                    "sumOpenInterest": fmt_qty(oi),
+                    "sumOpenInterest": fmt_fixed(oi, 8),
                     "sumOpenInterestValue": fmt_fixed(oi * float(h.col("mark_px")[j]), 8),
-                    "timestamp": str(t),
+                    "timestamp": t,
                 }
             )
         return self._respond(rows, 0)
@@ -505,7 +609,7 @@ class BinanceServer(VenueServer):
             i0 = max(0, from_id - AGG_ID_BASE)
             i1 = min(n_now, i0 + limit)
         elif start is not None or end is not None:
-            if start is not None and end is not None and end - start >= HOUR:
+            if start is not None and end is not None and end - start > HOUR:
                 raise BadParam("More than 1 hours between startTime and endTime.", -1127)
             if start is None:
                 start = end - HOUR  # type: ignore[operator]  # end is set on this branch
@@ -541,3 +645,102 @@ class BinanceServer(VenueServer):
                     }
                 )
         return self._respond(rows, 1)
+
+    async def _trades(self, request: Request) -> Response:
+        """Recent trades (newest ``limit``)."""
+        h = self.history(request.query_params.get("symbol"))
+        limit = int_param(request, "limit", 500, 1, 1000) or 500
+        _, n_now = h.span("trade", h.start_ms, self.clock.now_ms() + 1)
+        rows = [self._trade_rec(h, i) for i in range(max(0, n_now - limit), n_now)]
+        keys = ("id", "price", "qty", "quoteQty", "time", "isBuyerMaker")
+        return self._respond([{k: r[k] for k in keys} for r in rows], 5)
+
+    def _symbols(self, request: Request) -> list[MarketHistory]:
+        """One symbol's history when ``symbol`` is given, else all."""
+        symbol = request.query_params.get("symbol")
+        return [self.history(symbol)] if symbol else list(self.histories.values())
+
+    async def _premium_index(self, request: Request) -> Response:
+        now = self.clock.now_ms()
+        rows = []
+        for h in self._symbols(request):
+            j = h.sec_index(now)
+            if j < 0:
+                continue
+            rows.append(
+                {
+                    "symbol": h.symbol,
+                    "markPrice": fmt_fixed(float(h.col("mark_px")[j]), 8),
+                    "indexPrice": fmt_fixed(float(h.col("index_px")[j]), 8),
+                    "estimatedSettlePrice": fmt_fixed(float(h.col("index_px")[j]), 8),
+                    "lastFundingRate": fmt_fixed(float(h.col("funding_rate")[j]), 8),
+                    "interestRate": "0.00010000",
+                    "nextFundingTime": next_funding_ms(now),
+                    "time": now,
+                }
+            )
+        one = request.query_params.get("symbol")
+        return self._respond(rows[0] if one and rows else rows, 1 if one else 10)
+
+    async def _ticker_24hr(self, request: Request) -> Response:
+        now = self.clock.now_ms()
+        names = {"p": "priceChange", "P": "priceChangePercent", "w": "weightedAvgPrice",
+                 "c": "lastPrice", "Q": "lastQty", "o": "openPrice", "h": "highPrice",
+                 "l": "lowPrice", "v": "volume", "q": "quoteVolume", "O": "openTime",
+                 "C": "closeTime", "F": "firstId", "L": "lastId", "n": "count"}  # fmt: skip
+        rows = [
+            {"symbol": h.symbol, **{names[k]: v for k, v in self._day(h, now).items()}}
+            for h in self._symbols(request)
+        ]
+        one = request.query_params.get("symbol")
+        return self._respond(rows[0] if one else rows, 1 if one else 40)
+
+    async def _ticker_price(self, request: Request) -> Response:
+        now = self.clock.now_ms()
+        rows = [
+            {"symbol": h.symbol, "price": fmt_px(h.last_price_before(now + 1) or 0.0), "time": now}
+            for h in self._symbols(request)
+        ]
+        return self._respond(rows[0] if request.query_params.get("symbol") else rows, 1)
+
+    async def _book_ticker(self, request: Request) -> Response:
+        now = self.clock.now_ms()
+        rows = []
+        for h in self._symbols(request):
+            q = self._quote(h, "bookTicker", now)
+            rows.append(
+                {"symbol": h.symbol, "bidPrice": q["b"], "bidQty": q["B"], "askPrice": q["a"],
+                 "askQty": q["A"], "time": now, "lastUpdateId": q["u"]}
+            )  # fmt: skip
+        return self._respond(rows[0] if request.query_params.get("symbol") else rows, 2)
+
+    async def _depth(self, request: Request) -> Response:
+        h = self.history(request.query_params.get("symbol"))
+        limit = int_param(request, "limit", 500, 5, 1000) or 500
+        if limit not in (5, 10, 20, 50, 100, 500, 1000):
+            raise BadParam("Illegal characters found in parameter 'limit'.", -1100)
+        now = self.clock.now_ms()
+        bids, asks = book(h, now, min(limit, 100), TICK, LOT)
+        body = {"lastUpdateId": now // 1000, "E": now, "T": now,
+                "bids": self._levels(bids), "asks": self._levels(asks)}  # fmt: skip
+        return self._respond(body, 2 if limit <= 50 else 5 if limit <= 100 else 10)
+
+    def _series_klines(self, column: str) -> Any:
+        async def handler(request: Request) -> Response:
+            q = request.query_params
+            h = self.history(q.get("symbol"))
+            name = q.get("interval")
+            if name not in INTERVALS:
+                raise BadParam("Invalid interval.", -1120)
+            limit = int_param(request, "limit", 500, 1, 1500) or 500
+            iv, now = INTERVALS[name], self.clock.now_ms()
+            start, end = int_param(request, "startTime"), int_param(request, "endTime")
+            rows = []
+            for t in candle_opens(h, iv, now, start, end, limit):
+                c = series_candle(h, column, t, iv, now + 1)
+                if c is not None:
+                    o, hi, lo, cl = (fmt_px(x) for x in c)
+                    rows.append([t, o, hi, lo, cl, "0", t + iv - 1, "0", 0, "0", "0", "0"])
+            return self._respond(rows, _kline_weight(limit))
+
+        return handler

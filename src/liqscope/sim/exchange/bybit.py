@@ -24,9 +24,9 @@ from liqscope.sim.exchange.history import (
     candles,
     fmt_fixed,
     fmt_px,
-    fmt_qty,
     next_funding_ms,
 )
+from liqscope.sim.exchange.quotes import book, day_stats, fmt_lot, on_lot
 from liqscope.sim.exchange.server import (
     BadParam,
     Conn,
@@ -70,6 +70,10 @@ RISK_TIERS = [
     (160_000_000, 0.03, 16.67),
 ]
 LIQ_BATCH_MS = 500
+LOT = 0.001  # BTCUSDT qtyStep (base units)
+TICK = 0.1
+CATEGORIES = ("linear", "inverse", "spot", "option")
+HOUR = 60 * MINUTE
 
 
 class BybitServer(VenueServer):
@@ -79,8 +83,11 @@ class BybitServer(VenueServer):
     def routes(self) -> list[BaseRoute]:
         r = self.rest
         return [
-            WebSocketRoute("/v5/public/linear", self._ws),
+            WebSocketRoute("/v5/public/{category}", self._ws),
             Route("/v5/market/time", r(self._time)),
+            Route("/v5/market/recent-trade", r(self._recent_trades)),
+            Route("/v5/market/funding/history", r(self._funding_history)),
+            Route("/v5/market/orderbook", r(self._orderbook)),
             Route("/v5/market/kline", r(self._kline)),
             Route("/v5/market/open-interest", r(self._open_interest)),
             Route("/v5/market/risk-limit", r(self._risk_limit)),
@@ -118,12 +125,17 @@ class BybitServer(VenueServer):
 
     # -- WS -----------------------------------------------------------------------------------
     async def _ws(self, ws: WebSocket) -> None:
-        await self.serve_ws(ws, ())
+        if ws.path_params.get("category") not in CATEGORIES:
+            await ws.close(1008)
+            return
+        await self.serve_ws(ws, ())  # only linear topics exist: the others list no symbols
 
     def _valid_topic(self, topic: str) -> bool:
         parts = topic.split(".")
         if len(parts) == 2 and parts[0] in ("publicTrade", "tickers", "allLiquidation"):
             return parts[1] in self.histories
+        if len(parts) == 3 and parts[0] == "orderbook":
+            return parts[1] in ("1", "50", "200", "500") and parts[2] in self.histories
         if len(parts) == 3 and parts[0] == "kline":
             return parts[1] in INTERVALS and parts[2] in self.histories
         return False
@@ -205,6 +217,11 @@ class BybitServer(VenueServer):
                             topic, {"topic": topic, "ts": t, "cs": t, "data": self._ticker(h, j, t)}
                         )
                     )
+        for depth in ("1", "50", "200", "500"):
+            topic = f"orderbook.{depth}.{s}"
+            if topic in wanted:
+                for t in second_marks(max(t0, h.start_ms + 1), t1, 1000):
+                    out.append(Outgoing(topic, self._book_msg(h, topic, int(depth), t)))
         for name, iv in INTERVALS.items():
             topic = f"kline.{name}.{s}"
             if topic in wanted:
@@ -237,6 +254,19 @@ class BybitServer(VenueServer):
                     out.append(Outgoing(topic, msg, liqs))
         return out
 
+    def _book_msg(self, h: MarketHistory, topic: str, depth: int, t: int) -> dict[str, Any]:
+        """A full book each second, sent as a snapshot (a client may always reset on one)."""
+        bids, asks = book(h, t, min(depth, 50), TICK, LOT)
+        return {
+            "topic": topic, "type": "snapshot", "ts": t, "cts": t,
+            "data": {"s": h.symbol, "b": self._levels(bids), "a": self._levels(asks),
+                     "u": t // 1000, "seq": t // 1000},
+        }  # fmt: skip
+
+    @staticmethod
+    def _levels(levels: list[tuple[float, float]]) -> list[list[str]]:
+        return [[fmt_px(p), fmt_lot(q, LOT)] for p, q in levels]
+
     def _trade(self, h: MarketHistory, i: int) -> dict[str, Any]:
         px = float(h.col("trade_px")[i])
         prev = float(h.col("trade_px")[i - 1]) if i > 0 else px
@@ -244,7 +274,7 @@ class BybitServer(VenueServer):
             "T": int(h.col("trade_ts")[i]),
             "s": h.symbol,
             "S": "Buy" if h.col("trade_taker")[i] > 0 else "Sell",  # taker side
-            "v": fmt_qty(float(h.col("trade_qty")[i])),
+            "v": fmt_lot(float(h.col("trade_qty")[i]), LOT),
             "p": fmt_px(px),
             "L": "PlusTick" if px > prev else "MinusTick" if px < prev else "ZeroPlusTick",
             "i": str(uuid.UUID(int=i)),
@@ -254,23 +284,44 @@ class BybitServer(VenueServer):
     def _oi_fields(self, oi: float, mark: float) -> dict[str, str]:
         if self.options.bybit_two_sided_oi:
             return {
-                "openInterest": fmt_qty(2 * oi),
-                "singleOpenInterest": fmt_qty(oi),
+                "openInterest": fmt_lot(2 * oi, LOT),
+                "singleOpenInterest": fmt_lot(oi, LOT),
                 "openInterestValue": fmt_fixed(2 * oi * mark, 2),
             }
-        return {"openInterest": fmt_qty(oi), "openInterestValue": fmt_fixed(oi * mark, 2)}
+        return {"openInterest": fmt_lot(oi, LOT), "openInterestValue": fmt_fixed(oi * mark, 2)}
 
     def _ticker(self, h: MarketHistory, j: int, t: int) -> dict[str, Any]:
         mark = float(h.col("mark_px")[j])
         last = h.last_price_before(t + 1) or mark
+        d = day_stats(h, t)
+        hour_ago = h.last_price_before(t - HOUR + 1) or d.open
+        (bp, bq), (ap, aq) = (side[0] for side in book(h, t, 1, TICK, LOT))
         return {
             "symbol": h.symbol,
             "lastPrice": fmt_px(last),
-            "markPrice": fmt_px(mark),
             "indexPrice": fmt_px(float(h.col("index_px")[j])),
+            "markPrice": fmt_px(mark),
+            "prevPrice24h": fmt_px(d.open),
+            "price24hPcnt": f"{(last / d.open - 1) if d.open else 0:.6f}",
+            "highPrice24h": fmt_px(d.high),
+            "lowPrice24h": fmt_px(d.low),
+            "prevPrice1h": fmt_px(hour_ago),
             **self._oi_fields(float(h.col("oi_base")[j]), mark),
+            "turnover24h": fmt_fixed(d.quote_volume, 4),
+            "volume24h": fmt_lot(d.volume, LOT) if d.count else "0",
             "fundingRate": fmt_fixed(float(h.col("funding_rate")[j]), 8),
             "nextFundingTime": str(next_funding_ms(t)),
+            "predictedDeliveryPrice": "",
+            "basisRate": "",
+            "deliveryFeeRate": "",
+            "deliveryTime": "0",
+            "ask1Size": fmt_lot(aq, LOT),
+            "bid1Price": fmt_px(bp),
+            "ask1Price": fmt_px(ap),
+            "bid1Size": fmt_lot(bq, LOT),
+            "basis": "",
+            "fundingIntervalHour": "8",
+            "fundingCap": "0.005",
         }
 
     def _kline_obj(self, c: Candle, name: str, now: int) -> dict[str, Any]:
@@ -282,7 +333,7 @@ class BybitServer(VenueServer):
             "close": fmt_px(c.close),
             "high": fmt_px(c.high),
             "low": fmt_px(c.low),
-            "volume": fmt_qty(c.volume),
+            "volume": fmt_lot(c.volume, LOT) if c.trades else "0",
             "turnover": fmt_fixed(c.quote_volume, 4),
             "confirm": c.closed,
             "timestamp": now,
@@ -290,7 +341,7 @@ class BybitServer(VenueServer):
 
     def _liq(self, h: MarketHistory, j: int) -> SentLiquidation:
         side = int(h.col("liq_side")[j])
-        qty = float(h.col("liq_qty")[j])
+        qty = on_lot(float(h.col("liq_qty")[j]), LOT)
         px = float(h.col("liq_px")[j])
         bk = float(h.col("liq_bk_px")[j])
         ts = int(h.col("liq_ts")[j])
@@ -298,19 +349,32 @@ class BybitServer(VenueServer):
             "T": ts,
             "s": h.symbol,
             "S": "Buy" if side > 0 else "Sell",  # position side
-            "v": fmt_qty(qty),
+            "v": fmt_lot(qty, LOT),
             "p": fmt_px(bk, px),
         }
         return SentLiquidation(self.venue, h.symbol, j, ts, side, qty, px, bk, wire)
 
     # -- REST ---------------------------------------------------------------------------------
+    def _category(self, request: Request) -> str:
+        category = request.query_params.get("category", "linear")
+        if category not in CATEGORIES:
+            raise BadParam("Illegal category", 10001, 200)
+        return category
+
     def _linear(self, request: Request) -> MarketHistory:
-        if request.query_params.get("category", "linear") != "linear":
+        if self._category(request) != "linear":
             raise BadParam("Illegal category", 10001, 200)
         try:
             return self.history(request.query_params.get("symbol"))
         except BadParam as exc:
             raise BadParam(exc.msg, 10001, 200) from None
+
+    def _listed(self, request: Request) -> list[MarketHistory]:
+        """The instruments a list endpoint covers: one symbol, every linear one, or none for
+        the categories the simulated venue does not list (spot, inverse, option)."""
+        if request.query_params.get("symbol"):
+            return [self._linear(request)]
+        return list(self.histories.values()) if self._category(request) == "linear" else []
 
     async def _time(self, request: Request) -> Response:
         now = self.clock.now_ms()
@@ -337,7 +401,7 @@ class BybitServer(VenueServer):
                 fmt_px(c.high),
                 fmt_px(c.low),
                 fmt_px(c.close),
-                fmt_qty(c.volume),
+                fmt_lot(c.volume, LOT) if c.trades else "0",
                 fmt_fixed(c.quote_volume, 4),
             ]
             for c in reversed(rows)
@@ -379,7 +443,20 @@ class BybitServer(VenueServer):
         )
 
     async def _risk_limit(self, request: Request) -> Response:
-        h = self._linear(request)
+        """Risk limits of one symbol or (no symbol) of every listed one, one page per symbol
+        (``nextPageCursor`` names the next symbol)."""
+        hs = self._listed(request)
+        cursor = request.query_params.get("cursor")
+        if cursor:
+            names = [h.symbol for h in hs]
+            if cursor not in names:
+                raise BadParam("Invalid cursor", 10001, 200)
+            hs = hs[names.index(cursor) :]
+        rows = self._risk_rows(hs[0]) if hs else []
+        next_cursor = hs[1].symbol if len(hs) > 1 else ""
+        return self._ok({"category": "linear", "list": rows, "nextPageCursor": next_cursor})
+
+    def _risk_rows(self, h: MarketHistory) -> list[dict[str, Any]]:
         rows = []
         floor, prev_mmr, deduction = 0.0, 0.0, 0.0
         for i, (cap, mmr, lev) in enumerate(RISK_TIERS, 1):
@@ -397,11 +474,11 @@ class BybitServer(VenueServer):
                 }
             )
             floor, prev_mmr = float(cap), mmr
-        return self._ok({"category": "linear", "list": rows})
+        return rows
 
     async def _instruments(self, request: Request) -> Response:
-        symbol = request.query_params.get("symbol")
-        hs = [self._linear(request)] if symbol else list(self.histories.values())
+        category = self._category(request)
+        hs = self._listed(request)
         rows = [
             {
                 "symbol": h.symbol,
@@ -428,11 +505,50 @@ class BybitServer(VenueServer):
             }
             for h in hs
         ]
-        return self._ok({"category": "linear", "list": rows, "nextPageCursor": ""})
+        return self._ok({"category": category, "list": rows, "nextPageCursor": ""})
 
     async def _tickers(self, request: Request) -> Response:
-        symbol = request.query_params.get("symbol")
-        hs = [self._linear(request)] if symbol else list(self.histories.values())
+        category = self._category(request)
         now = self.clock.now_ms()
-        rows = [self._ticker(h, j, now) for h in hs if (j := h.sec_index(now)) >= 0]
+        rows = [
+            self._ticker(h, j, now) for h in self._listed(request) if (j := h.sec_index(now)) >= 0
+        ]
+        return self._ok({"category": category, "list": rows})
+
+    async def _recent_trades(self, request: Request) -> Response:
+        h = self._linear(request)
+        limit = int_param(request, "limit", 500, 1, 1000, 10001) or 500
+        _, n = h.span("trade", h.start_ms, self.clock.now_ms() + 1)
+        rows = []
+        for i in range(n - 1, max(0, n - limit) - 1, -1):  # newest first
+            t = self._trade(h, i)
+            rows.append(
+                {"execId": t["i"], "symbol": h.symbol, "price": t["p"], "size": t["v"],
+                 "side": t["S"], "time": str(t["T"]), "isBlockTrade": False, "isRPITrade": False}
+            )  # fmt: skip
         return self._ok({"category": "linear", "list": rows})
+
+    async def _funding_history(self, request: Request) -> Response:
+        h = self._linear(request)
+        limit = int_param(request, "limit", 200, 1, 200, 10001) or 200
+        step, now = 8 * HOUR, self.clock.now_ms()
+        start, end = int_param(request, "startTime"), int_param(request, "endTime")
+        last = align(min(now, end) if end is not None else now, step)
+        first = -(-max(h.start_ms, start or 0) // step) * step
+        stamps = list(range(last, first - 1, -step))[:limit]  # newest first
+        rows = [
+            {"symbol": h.symbol, "fundingRate": fmt_fixed(float(h.col("funding_rate")[j]), 8),
+             "fundingRateTimestamp": str(t)}
+            for t in stamps
+            if (j := h.sec_index(t)) >= 0
+        ]  # fmt: skip
+        return self._ok({"category": "linear", "list": rows})
+
+    async def _orderbook(self, request: Request) -> Response:
+        h = self._linear(request)
+        limit = int_param(request, "limit", 25, 1, 500, 10001) or 25
+        now = self.clock.now_ms()
+        bids, asks = book(h, now, min(limit, 200), TICK, LOT)
+        result = {"s": h.symbol, "b": self._levels(bids), "a": self._levels(asks), "ts": now,
+                  "u": now // 1000, "seq": now // 1000, "cts": now}  # fmt: skip
+        return self._ok(result)

@@ -265,6 +265,24 @@ def candles(
     candles opening at or before ``end_ms`` (default now). The candle that contains ``now_ms``
     is the open one; nothing after ``now_ms`` exists yet.
     """
+    out = []
+    for t in candle_opens(h, interval_ms, now_ms, start_ms, end_ms, limit, offset_ms):
+        c = candle(h, t, interval_ms, now_ms + 1)
+        if c is not None:
+            out.append(c)
+    return out
+
+
+def candle_opens(
+    h: MarketHistory,
+    interval_ms: int,
+    now_ms: int,
+    start_ms: int | None,
+    end_ms: int | None,
+    limit: int,
+    offset_ms: int = 0,
+) -> range:
+    """Open times of the candles a kline request selects (see :func:`candles`)."""
     first_open = align(h.start_ms, interval_ms, offset_ms)
     last_open = align(now_ms, interval_ms, offset_ms)
     if end_ms is not None:
@@ -273,16 +291,20 @@ def candles(
         lo = max(first_open, align(start_ms, interval_ms, offset_ms))
         if lo < start_ms:
             lo += interval_ms
-        opens = range(lo, min(last_open, lo + (limit - 1) * interval_ms) + 1, interval_ms)
-    else:
-        lo = max(first_open, last_open - (limit - 1) * interval_ms)
-        opens = range(lo, last_open + 1, interval_ms)
-    out = []
-    for t in opens:
-        c = candle(h, t, interval_ms, now_ms + 1)
-        if c is not None:
-            out.append(c)
-    return out
+        return range(lo, min(last_open, lo + (limit - 1) * interval_ms) + 1, interval_ms)
+    lo = max(first_open, last_open - (limit - 1) * interval_ms)
+    return range(lo, last_open + 1, interval_ms)
+
+
+def series_candle(
+    h: MarketHistory, column: str, open_ms: int, interval_ms: int, upto_ms: int
+) -> tuple[float, float, float, float] | None:
+    """(open, high, low, close) of a per-second column (mark, index) over one candle."""
+    j0, j1 = h.span("sec", open_ms, min(open_ms + interval_ms, upto_ms))
+    if j1 <= j0:
+        return None
+    x = h.col(column)[j0:j1]
+    return float(x[0]), float(x.max()), float(x.min()), float(x[-1])
 
 
 def fmt_fixed(x: float, dp: int) -> str:

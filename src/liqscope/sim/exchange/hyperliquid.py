@@ -11,9 +11,13 @@ the taker bought, ``A`` = sold; ``px``/``sz`` strings, size in coin; ``users`` =
 "data": "…"}``. There is **no public liquidation feed**: liquidations are visible only per user
 (``clearinghouseState`` gives each open position's ``liquidationPx``).
 
-REST is one route, ``POST /info`` with a JSON body ``{"type": …}``: ``metaAndAssetCtxs``
-(``[meta, ctxs]`` aligned by index), ``candleSnapshot`` (``req``: coin, interval, startTime,
-endTime; at most 5000 candles) and ``clearinghouseState`` (``user``). The simulated market's
+REST is one route, ``POST /info`` with a JSON body ``{"type": …}``: ``meta``,
+``metaAndAssetCtxs`` (``[meta, ctxs]`` aligned by index), ``spotMeta`` /
+``spotMetaAndAssetCtxs`` (the USDC token, no spot pairs), ``perpDexs`` (``[null]``: the
+default dex only), ``exchangeStatus``, ``candleSnapshot`` (``req``: coin, interval, startTime,
+endTime; at most 5000 candles), ``fundingHistory`` (coin, startTime, endTime; hourly),
+``l2Book`` (coin), ``userFills`` / ``userFillsByTime`` (the synthetic trade addresses) and
+``clearinghouseState`` (``user``). The simulated market's
 open positions are served one per synthetic address (Hyperliquid holds one position per coin
 and account); ``GET /_sim/users`` lists the addresses with open positions.
 """
@@ -33,6 +37,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from liqscope.sim.exchange.history import Candle, MarketHistory, align, candle, candles
+from liqscope.sim.exchange.quotes import book
 from liqscope.sim.exchange.server import (
     BadParam,
     Conn,
@@ -67,6 +72,10 @@ CANDLE_SNAPSHOT_LIMIT = 5000
 ASSETS: dict[str, tuple[int, int]] = {"BTC": (5, 40), "ETH": (4, 25), "SOL": (2, 20)}
 _BAD_BODY = "Failed to deserialize the JSON body into the target type"
 FUNDING_PERIOD_H = 8  # the simulator's funding_rate is per 8 h; Hyperliquid quotes hourly rates
+
+TRADERS, MAKERS = 997, 89  # synthetic taker / maker addresses of the public trades
+_TRADER_MUL, _MAKER_MUL = 7919, 104_729
+FUNDING_HISTORY_LIMIT = 500
 
 PositionsSource = Callable[[], Any]
 """``() -> liqscope.sim.market.Positions`` (the open positions of one coin, now)."""
@@ -136,6 +145,9 @@ class HyperliquidServer(VenueServer):
             owner = _bound_owner(getattr(h, "_source", None))
             if owner is not None and callable(getattr(owner, "open_positions", None)):
                 self.positions[coin] = owner.open_positions
+        from liqscope.sim.accounts import SimAccounts  # it imports this module's formats
+
+        self.accounts = SimAccounts(self)  # margin accounts, trade users, the weight limit
 
     @staticmethod
     def coin(h: MarketHistory) -> str:
@@ -153,8 +165,10 @@ class HyperliquidServer(VenueServer):
         return [
             WebSocketRoute("/ws", self._ws),
             Route("/info", self.rest(self._info), methods=["POST"]),
-            Route("/_sim/users", self._users),
         ]
+
+    def control_routes(self) -> list[BaseRoute]:
+        return [Route("/_sim/users", self._users)]
 
     def error_body(self, status: int, msg: str, code: int | str) -> Any:
         return {"error": msg}
@@ -173,7 +187,7 @@ class HyperliquidServer(VenueServer):
         if not isinstance(sub, dict):
             raise ValueError("subscription must be an object")
         kind, coin = sub.get("type"), sub.get("coin")
-        if kind not in ("trades", "activeAssetCtx", "candle"):
+        if kind not in ("trades", "activeAssetCtx", "candle", "l2Book"):
             raise ValueError(f"unsupported subscription type {kind!r}")
         if coin not in self.by_coin:
             raise ValueError(f"unknown coin {coin!r}")
@@ -240,6 +254,11 @@ class HyperliquidServer(VenueServer):
             for j in range(j0, j1):
                 ctx = {"coin": coin, "ctx": self._ctx(h, coin, j)}
                 out.append(Outgoing(topic, {"channel": "activeAssetCtx", "data": ctx}))
+        topic = f"l2Book:{coin}"
+        if topic in wanted:  # a full book each second
+            for t in second_marks(max(t0, h.start_ms + 1), t1, 1000):
+                data = self._l2_book({"coin": coin}, t)
+                out.append(Outgoing(topic, {"channel": "l2Book", "data": data}))
         prefix = f"candle:{coin}:"
         for topic in sorted(t for t in wanted if t.startswith(prefix)):
             iv = INTERVALS[topic[len(prefix) :]]
@@ -254,7 +273,10 @@ class HyperliquidServer(VenueServer):
     def _trade(self, h: MarketHistory, coin: str, i: int) -> dict[str, Any]:
         szd, _ = asset_info(coin)
         buy = bool(h.col("trade_taker")[i] > 0)
-        taker, maker = address("trader", (7919 * i) % 997), address("maker", (104_729 * i) % 89)
+        taker = address("trader", (_TRADER_MUL * i) % TRADERS)
+        maker = address("maker", (_MAKER_MUL * i) % MAKERS)
+        ts, qty = int(h.col("trade_ts")[i]), float(h.col("trade_qty")[i])
+        users = self.accounts.trade_users(coin, ts, qty, buy)
         return {
             "coin": coin,
             "side": "B" if buy else "A",
@@ -263,7 +285,7 @@ class HyperliquidServer(VenueServer):
             "time": int(h.col("trade_ts")[i]),
             "hash": _tx_hash(coin, i),
             "tid": tid_base(coin) + i,
-            "users": [taker, maker] if buy else [maker, taker],  # [buyer, seller]
+            "users": users or ([taker, maker] if buy else [maker, taker]),  # [buyer, seller]
         }
 
     def _ctx(self, h: MarketHistory, coin: str, j: int) -> dict[str, Any]:
@@ -313,13 +335,128 @@ class HyperliquidServer(VenueServer):
             kind = body["type"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise BadParam(_BAD_BODY, 0, 422) from None
+        self.accounts.charge(request, str(kind))
+        now = self.clock.now_ms()
         if kind == "metaAndAssetCtxs":
             return json_response(self._meta_and_ctxs())
+        if kind == "meta":
+            return json_response(self._meta_and_ctxs()[0])
+        if kind in ("spotMeta", "spotMetaAndAssetCtxs"):
+            usdc = {"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0,
+                    "tokenId": "0x" + "0" * 32, "isCanonical": True, "evmContract": None,
+                    "fullName": None}  # fmt: skip
+            meta = {"universe": [], "tokens": [usdc]}
+            return json_response(meta if kind == "spotMeta" else [meta, []])
+        if kind == "perpDexs":
+            return json_response([None])
+        if kind == "exchangeStatus":
+            return json_response({"time": now, "specialStatuses": None})
         if kind == "candleSnapshot":
             return json_response(self._candle_snapshot(body.get("req")))
+        if kind == "fundingHistory":
+            return json_response(self._funding_history(body, now))
+        if kind == "l2Book":
+            return json_response(self._l2_book(body, now))
+        if kind in ("userFills", "userFillsByTime"):
+            return json_response(self._user_fills(body, now, by_time=kind == "userFillsByTime"))
         if kind == "clearinghouseState":
-            return json_response(self._clearinghouse(body.get("user")))
+            return json_response(self.accounts.clearinghouse(body.get("user")))
         raise BadParam(_BAD_BODY, 0, 422)
+
+    def _coin_history(self, body: dict[str, Any]) -> tuple[str, MarketHistory | None]:
+        coin = body.get("coin")
+        if not isinstance(coin, str):
+            raise BadParam(_BAD_BODY, 0, 422)
+        return coin, self.by_coin.get(coin)
+
+    @staticmethod
+    def _ms(body: dict[str, Any], key: str, default: int | None) -> int | None:
+        raw = body.get(key)
+        if raw is None:
+            return default
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise BadParam(_BAD_BODY, 0, 422)
+        return raw
+
+    def _funding_history(self, body: dict[str, Any], now: int) -> list[dict[str, Any]]:
+        """Hourly funding (the simulator's 8 h rate / 8), oldest first, from ``startTime``."""
+        coin, h = self._coin_history(body)
+        start = self._ms(body, "startTime", None)
+        if start is None:
+            raise BadParam(_BAD_BODY, 0, 422)
+        end = self._ms(body, "endTime", now) or now
+        if h is None:
+            return []
+        first = -(-max(start, h.start_ms) // HOUR) * HOUR
+        rows = []
+        for t in range(first, min(end, now) + 1, HOUR)[:FUNDING_HISTORY_LIMIT]:
+            j = h.sec_index(t)
+            if j >= 0:
+                mark, index = float(h.col("mark_px")[j]), float(h.col("index_px")[j])
+                rows.append(
+                    {"coin": coin, "time": t,
+                     "fundingRate": fmt_num(float(h.col("funding_rate")[j]) / FUNDING_PERIOD_H),
+                     "premium": fmt_num(mark / index - 1.0 if index > 0 else 0.0, 8)}
+                )  # fmt: skip
+        return rows
+
+    def _l2_book(self, body: dict[str, Any], now: int) -> dict[str, Any] | None:
+        coin, h = self._coin_history(body)
+        if h is None:
+            return None
+        szd, _ = asset_info(coin)
+        mid = h.last_price_before(now + 1) or 1.0
+        tick = 10.0 ** -max(0, min(6 - szd, 4 - math.floor(math.log10(mid))))
+        bids, asks = book(h, now, 20, tick, 10.0**-szd)
+
+        def side(levels: list[tuple[float, float]]) -> list[dict[str, Any]]:
+            return [{"px": fmt_hl_px(p, szd), "sz": fmt_hl_sz(q, szd), "n": 1} for p, q in levels]
+
+        return {"coin": coin, "time": now, "levels": [side(bids), side(asks)]}
+
+    def _user_fills(self, body: dict[str, Any], now: int, by_time: bool) -> list[dict[str, Any]]:
+        """The public trades a synthetic trade address took part in (newest first, at most
+        2000; ``userFillsByTime``: from ``startTime``, oldest first)."""
+        user = body.get("user")
+        if not isinstance(user, str):
+            raise BadParam(_BAD_BODY, 0, 422)
+        role = self._trade_users().get(user.lower())
+        if role is None:
+            return []
+        start = self._ms(body, "startTime", None) if by_time else None
+        if by_time and start is None:
+            raise BadParam(_BAD_BODY, 0, 422)
+        end = self._ms(body, "endTime", now) or now
+        kind, n = role
+        mul, mod = (_TRADER_MUL, TRADERS) if kind == "trader" else (_MAKER_MUL, MAKERS)
+        first = (n * pow(mul, -1, mod)) % mod  # the first trade index with this address
+        fills: list[dict[str, Any]] = []
+        for coin, h in self.by_coin.items():
+            lo, hi = h.span("trade", start if start is not None else h.start_ms, min(end, now) + 1)
+            idx = range(first + -(-(lo - first) // mod) * mod if lo > first else first, hi, mod)
+            picked = idx[:2000] if by_time else idx[-2000:]
+            fills.extend(self._fill(h, coin, i, kind == "trader") for i in picked)
+        fills.sort(key=lambda f: int(f["time"]), reverse=not by_time)
+        return fills[:2000]
+
+    def _trade_users(self) -> dict[str, tuple[str, int]]:
+        cache: dict[str, tuple[str, int]] | None = getattr(self, "_users_cache", None)
+        if cache is None:
+            cache = {address("trader", n): ("trader", n) for n in range(TRADERS)}
+            cache.update({address("maker", n): ("maker", n) for n in range(MAKERS)})
+            self._users_cache = cache
+        return cache
+
+    def _fill(self, h: MarketHistory, coin: str, i: int, taker: bool) -> dict[str, Any]:
+        t = self._trade(h, coin, i)
+        bought = (t["side"] == "B") == taker  # the user's own side
+        return {
+            "coin": coin, "px": t["px"], "sz": t["sz"], "side": "B" if bought else "A",
+            "time": t["time"], "startPosition": "0.0",
+            "dir": "Open Long" if bought else "Open Short", "closedPnl": "0.0",
+            "hash": t["hash"], "oid": t["tid"], "crossed": taker, "fee": "0.0",
+            "tid": t["tid"], "feeToken": "USDC",
+        }  # fmt: skip
 
     def _meta_and_ctxs(self) -> list[Any]:
         now = self.clock.now_ms()
@@ -375,68 +512,3 @@ class HyperliquidServer(VenueServer):
     async def _users(self, request: Request) -> Response:
         self.sync_history()
         return json_response(self.user_addresses())
-
-    def _clearinghouse(self, user: Any) -> dict[str, Any]:
-        if not isinstance(user, str) or not user.startswith("0x") or len(user) != 42:
-            raise BadParam(_BAD_BODY, 0, 422)
-        user = user.lower()
-        now = self.clock.now_ms()
-        positions: list[dict[str, Any]] = []
-        total_ntl = total_margin = 0.0
-        for coin, h in self.by_coin.items():
-            pos = self._open(coin)
-            j = h.sec_index(now)
-            if pos is None or j < 0:
-                continue
-            ids = [k for k, p in enumerate(pos.id) if address(f"pos:{coin}", int(p)) == user]
-            if not ids:
-                continue
-            k = ids[0]
-            szd, max_lev = asset_info(coin)
-            mark = float(h.col("mark_px")[j])
-            side = int(pos.side[k])
-            qty = float(pos.qty[k])
-            entry = float(pos.entry_px[k])
-            lev = float(pos.leverage[k])
-            value = qty * mark
-            margin = qty * entry / lev + side * (mark - entry) * qty  # isolated: includes uPnL
-            upnl = side * (mark - entry) * qty
-            liq = float(pos.liq_px[k])
-            total_ntl += value
-            total_margin += margin
-            positions.append(
-                {
-                    "type": "oneWay",
-                    "position": {
-                        "coin": coin,
-                        "szi": fmt_num(side * qty, szd),
-                        "leverage": {
-                            "type": "isolated",
-                            "value": max(1, round(lev)),
-                            "rawUsd": fmt_num(-side * qty * entry + qty * entry / lev, 6),
-                        },
-                        "entryPx": fmt_hl_px(entry, szd),
-                        "positionValue": fmt_num(value, 6),
-                        "unrealizedPnl": fmt_num(upnl, 6),
-                        "returnOnEquity": fmt_num(upnl / (qty * entry / lev), 8),
-                        "liquidationPx": fmt_hl_px(liq, szd) if math.isfinite(liq) else None,
-                        "marginUsed": fmt_num(margin, 6),
-                        "maxLeverage": max_lev,
-                        "cumFunding": {"allTime": "0.0", "sinceOpen": "0.0", "sinceChange": "0.0"},
-                    },
-                }
-            )
-        summary = {
-            "accountValue": fmt_num(total_margin, 6),
-            "totalNtlPos": fmt_num(total_ntl, 6),
-            "totalRawUsd": fmt_num(total_margin, 6),
-            "totalMarginUsed": fmt_num(total_margin, 6),
-        }
-        return {
-            "marginSummary": summary,
-            "crossMarginSummary": {k: "0.0" for k in summary},
-            "crossMaintenanceMarginUsed": "0.0",
-            "withdrawable": "0.0",
-            "assetPositions": positions,
-            "time": now,
-        }

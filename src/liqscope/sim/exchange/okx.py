@@ -21,11 +21,14 @@ from starlette.websockets import WebSocket
 from liqscope.sim.exchange.history import (
     Candle,
     MarketHistory,
+    align,
+    candle,
     candles,
     fmt_fixed,
     fmt_px,
-    fmt_qty,
+    next_funding_ms,
 )
+from liqscope.sim.exchange.quotes import book, day_stats, fmt_lot, on_lot
 from liqscope.sim.exchange.server import (
     BadParam,
     Conn,
@@ -65,6 +68,10 @@ TIERS = [
 ]
 LIQ_SAMPLE_MS = 1000
 OI_EVERY_MS = 3000
+LOT = 0.01  # lotSz, contracts
+TICK = 0.1
+RUBIK_PERIODS = {"5m": 5 * MINUTE, "1H": HOUR, "1D": 24 * HOUR}
+LISTED = ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION")  # only SWAP has instruments here
 
 
 def okx_inst_id(h: MarketHistory) -> str:
@@ -91,7 +98,16 @@ class OkxServer(VenueServer):
         r = self.rest
         return [
             WebSocketRoute("/ws/v5/public", self._ws),
+            WebSocketRoute("/ws/v5/business", self._ws),
             Route("/api/v5/public/time", r(self._time)),
+            Route("/api/v5/market/tickers", r(self._tickers)),
+            Route("/api/v5/market/ticker", r(self._tickers)),
+            Route("/api/v5/market/trades", r(self._trades(500))),
+            Route("/api/v5/market/history-trades", r(self._trades(100))),
+            Route("/api/v5/market/books", r(self._books)),
+            Route("/api/v5/public/funding-rate", r(self._funding_rate)),
+            Route("/api/v5/public/funding-rate-history", r(self._funding_history)),
+            Route("/api/v5/rubik/stat/contracts/open-interest-history", r(self._oi_history)),
             Route("/api/v5/public/instruments", r(self._instruments)),
             Route("/api/v5/public/open-interest", r(self._open_interest)),
             Route("/api/v5/public/mark-price", r(self._mark_price)),
@@ -123,17 +139,25 @@ class OkxServer(VenueServer):
 
     # -- WS -----------------------------------------------------------------------------------
     async def _ws(self, ws: WebSocket) -> None:
-        await self.serve_ws(ws, ())
+        await self.serve_ws(ws, (), state={"business": ws.url.path.endswith("/business")})
 
-    def _topic(self, arg: Any) -> str:
+    def _topic(self, arg: Any, business: bool = False) -> str:
         if not isinstance(arg, dict):
             raise ValueError("arg must be an object")
         channel = arg.get("channel")
+        if isinstance(channel, str) and channel.startswith("candle"):
+            if not business:  # candles moved to /ws/v5/business
+                raise ValueError(f"channel {channel} doesn't exist on /ws/v5/public")
+            if channel[6:] not in _BARS or arg.get("instId") not in self.by_inst:
+                raise ValueError(f"channel {channel} instId {arg.get('instId')} doesn't exist")
+            return f"{channel}:{arg['instId']}"
+        if business:
+            raise ValueError(f"channel {channel} doesn't exist on /ws/v5/business")
         if channel == "liquidation-orders":
             if arg.get("instType") != "SWAP":
                 raise ValueError("instType must be SWAP")
             return "liquidation-orders:SWAP"
-        if channel in ("trades", "mark-price", "open-interest"):
+        if channel in ("trades", "mark-price", "open-interest", "tickers", "books5", "books"):
             if arg.get("instId") not in self.by_inst:
                 raise ValueError(f"instId {arg.get('instId')} doesn't exist")
             return f"{channel}:{arg['instId']}"
@@ -147,7 +171,7 @@ class OkxServer(VenueServer):
             msg = orjson.loads(text)
             op = msg["op"]
             args = msg["args"]
-            topics = [self._topic(a) for a in args]
+            topics = [self._topic(a, bool(conn.state.get("business"))) for a in args]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             self._error(conn, "60012", f"Invalid request: {text[:200]} ({exc})")
             return
@@ -172,12 +196,11 @@ class OkxServer(VenueServer):
     def on_subscribed(self, conn: Conn, topics: Sequence[str]) -> None:
         if "liquidation-orders:SWAP" not in topics:
             return
-        for h in self.histories.values():
+        for h in self.histories.values():  # the recent orders, one push per order
             t1 = self._pushed_to(h)
             t0 = t1 - self.options.okx_snapshot_ms
-            liqs = tuple(self._sampled(h, max(t0, h.start_ms), t1))
-            if liqs:
-                conn.put(orjson.dumps(self._liq_message(h, liqs)).decode(), liqs)
+            for liq in self._sampled(h, max(t0, h.start_ms), t1):
+                conn.put(orjson.dumps(self._liq_message(h, (liq,))).decode(), (liq,))
 
     def liquidation_topic(self, symbol: str) -> str:
         return "liquidation-orders:SWAP"
@@ -221,12 +244,80 @@ class OkxServer(VenueServer):
                     )
         if "liquidation-orders:SWAP" in wanted:
             for e in second_marks(t0, t1, LIQ_SAMPLE_MS):
-                liqs = tuple(self._sampled(h, e - LIQ_SAMPLE_MS, e))
-                if liqs:
-                    out.append(
-                        Outgoing("liquidation-orders:SWAP", self._liq_message(h, liqs), liqs)
-                    )
+                for liq in self._sampled(h, e - LIQ_SAMPLE_MS, e):
+                    msg = self._liq_message(h, (liq,))
+                    out.append(Outgoing("liquidation-orders:SWAP", msg, (liq,)))
+        out.extend(self._quote_events(h, t0, t1, wanted))
         return out
+
+    def _quote_events(self, h: MarketHistory, t0: int, t1: int, wanted: set[str]) -> list[Outgoing]:
+        """Tickers and books once per second; candles of the subscribed bars."""
+        inst = okx_inst_id(h)
+        out: list[Outgoing] = []
+        for t in second_marks(max(t0, h.start_ms + 1), t1, 1000):
+            if f"tickers:{inst}" in wanted:
+                data = [self._ticker(h, t)]
+                arg = {"channel": "tickers", "instId": inst}
+                out.append(Outgoing(f"tickers:{inst}", {"arg": arg, "data": data}))
+            for channel, depth in (("books5", 5), ("books", 50)):
+                if f"{channel}:{inst}" in wanted:
+                    arg = {"channel": channel, "instId": inst}
+                    msg: dict[str, Any] = {"arg": arg, "data": [self._book(h, t, depth)]}
+                    if channel == "books":  # frame() sends a snapshot, then deltas
+                        msg["prev"] = self._book(h, t - 1000, depth)
+                    out.append(Outgoing(f"{channel}:{inst}", msg))
+            for bar, iv in _BARS.items():
+                topic = f"candle{bar}:{inst}"
+                if topic in wanted:
+                    offset = HK if iv >= 6 * HOUR and not bar.endswith("utc") else 0
+                    c = candle(h, align(t - 1, iv, offset), iv, t)
+                    if c is not None:
+                        arg = {"channel": f"candle{bar}", "instId": inst}
+                        out.append(Outgoing(topic, {"arg": arg, "data": [self._candle_row(h, c)]}))
+        return out
+
+    def frame(self, conn: Conn, out: Outgoing) -> str:
+        if not out.topic.startswith("books:"):
+            return orjson.dumps(out.payload).decode()
+        seen = conn.state.setdefault("books", set())
+        now = dict(out.payload["data"][0])
+        if out.topic not in seen:  # the first message of the channel: a snapshot
+            seen.add(out.topic)
+            data, action = {**now, "prevSeqId": -1}, "snapshot"
+        else:  # an update: changed levels, and size 0 for the levels that left the book
+            prev = out.payload["prev"]
+            data, action = dict(now), "update"
+            for side in ("asks", "bids"):
+                have = {lv[0] for lv in now[side]}
+                data[side] = now[side] + [
+                    [lv[0], "0", "0", "0"] for lv in prev[side] if lv[0] not in have
+                ]
+        return orjson.dumps({"arg": out.payload["arg"], "action": action, "data": [data]}).decode()
+
+    def _ticker(self, h: MarketHistory, t: int) -> dict[str, Any]:
+        d = day_stats(h, t)
+        (bp, bq), (ap, aq) = (side[0] for side in book(h, t, 1, TICK, LOT * ct_val(h)))
+        cv = ct_val(h)
+        i = d.last_index
+        return {
+            "instType": "SWAP", "instId": okx_inst_id(h), "last": fmt_px(d.last),
+            "lastSz": fmt_lot(float(h.col("trade_qty")[i]) / cv, LOT) if i >= 0 else "0",
+            "askPx": fmt_px(ap), "askSz": fmt_lot(aq / cv, LOT), "bidPx": fmt_px(bp),
+            "bidSz": fmt_lot(bq / cv, LOT), "open24h": fmt_px(d.open), "high24h": fmt_px(d.high),
+            "low24h": fmt_px(d.low), "volCcy24h": fmt_fixed(d.volume, 4),
+            "vol24h": fmt_lot(d.volume / cv, LOT) if d.count else "0",
+            "sodUtc0": fmt_px(d.open), "sodUtc8": fmt_px(d.open), "ts": str(t),
+        }  # fmt: skip
+
+    def _book(self, h: MarketHistory, t: int, depth: int) -> dict[str, Any]:
+        cv = ct_val(h)
+        bids, asks = book(h, t, depth, TICK, LOT * cv)
+
+        def levels(side: list[tuple[float, float]]) -> list[list[str]]:
+            return [[fmt_px(p), fmt_lot(q / cv, LOT), "0", "1"] for p, q in side]
+
+        return {"asks": levels(asks), "bids": levels(bids), "ts": str(t), "checksum": 0,
+                "seqId": t // 1000, "prevSeqId": t // 1000 - 1}  # fmt: skip
 
     def _pushed_to(self, h: MarketHistory) -> int:
         """End of the last whole second whose sampled order is already public."""
@@ -243,7 +334,8 @@ class OkxServer(VenueServer):
 
     def _liq(self, h: MarketHistory, j: int) -> SentLiquidation:
         side = int(h.col("liq_side")[j])
-        qty = float(h.col("liq_qty")[j])
+        sz = on_lot(float(h.col("liq_qty")[j]) / ct_val(h), LOT)
+        qty = sz * ct_val(h)  # base units of the contracts sent
         px = float(h.col("liq_px")[j])
         bk = float(h.col("liq_bk_px")[j])
         ts = int(h.col("liq_ts")[j])
@@ -253,7 +345,7 @@ class OkxServer(VenueServer):
             "ccy": "",
             "posSide": "long" if side > 0 else "short",
             "side": "sell" if side > 0 else "buy",  # the order that closes the position
-            "sz": fmt_qty(qty / ct_val(h), 0),
+            "sz": fmt_lot(sz, LOT),
             "ts": str(ts),
         }
         return SentLiquidation(self.venue, h.symbol, j, ts, side, qty, px, bk, wire)
@@ -278,7 +370,7 @@ class OkxServer(VenueServer):
             "instId": okx_inst_id(h),
             "tradeId": str(100_000_000 + i),
             "px": fmt_px(float(h.col("trade_px")[i])),
-            "sz": fmt_qty(float(h.col("trade_qty")[i]) / ct_val(h), 0),
+            "sz": fmt_lot(float(h.col("trade_qty")[i]) / ct_val(h), LOT),
             "side": "buy" if h.col("trade_taker")[i] > 0 else "sell",  # taker side
             "ts": str(int(h.col("trade_ts")[i])),
             "count": "1",
@@ -289,8 +381,8 @@ class OkxServer(VenueServer):
         return {
             "instType": "SWAP",
             "instId": okx_inst_id(h),
-            "oi": fmt_qty(oi / ct_val(h), 0),
-            "oiCcy": fmt_qty(oi),
+            "oi": fmt_lot(oi / ct_val(h), LOT),
+            "oiCcy": fmt_fixed(oi, 4),
             "oiUsd": fmt_fixed(oi * float(h.col("mark_px")[j]), 4),
             "ts": str(t),
         }
@@ -300,15 +392,24 @@ class OkxServer(VenueServer):
         if request.query_params.get("instType", "SWAP") != "SWAP":
             raise BadParam("Only instType SWAP is simulated", "51000", 200)
 
+    def _listed(self, request: Request) -> list[MarketHistory]:
+        """The instruments of an ``instType`` (+ optional ``instId``) query: the simulated
+        swaps for SWAP, none for the other types (this venue lists only swaps)."""
+        kind = request.query_params.get("instType", "SWAP")
+        if kind not in LISTED:
+            raise BadParam(f"Parameter instType error: {kind}", "51000", 200)
+        h1 = self._inst(request, required=False)
+        if kind != "SWAP":
+            return []
+        return [h1] if h1 is not None else list(self.histories.values())
+
     async def _time(self, request: Request) -> Response:
         return self._ok([{"ts": str(self.clock.now_ms())}])
 
     async def _instruments(self, request: Request) -> Response:
-        if request.query_params.get("instType") == "FUTURES":
-            return self._ok([])  # the simulated venue lists no dated futures
-        self._swap(request)
-        h1 = self._inst(request, required=False)
-        hs = [h1] if h1 is not None else list(self.histories.values())
+        if "instType" not in request.query_params:
+            raise BadParam("Parameter instType can not be empty", "50014", 200)
+        hs = self._listed(request)
         rows = []
         for h in hs:
             family = f"{h.instrument.base}-{h.instrument.quote}"
@@ -339,6 +440,88 @@ class OkxServer(VenueServer):
                     "state": "live",
                 }
             )
+        return self._ok(rows)
+
+    async def _tickers(self, request: Request) -> Response:
+        now = self.clock.now_ms()
+        hs = self._listed(request) if "instType" in request.query_params else [self._need(request)]
+        return self._ok([self._ticker(h, now) for h in hs])
+
+    def _need(self, request: Request) -> MarketHistory:
+        h = self._inst(request)
+        assert h is not None  # required=True raises instead
+        return h
+
+    def _trades(self, max_limit: int) -> Any:
+        async def handler(request: Request) -> Response:
+            h = self._need(request)
+            limit = int_param(request, "limit", 100, 1, max_limit, "51000") or 100
+            after = int_param(request, "after")  # history-trades: ids older than this one
+            _, n = h.span("trade", h.start_ms, self.clock.now_ms() + 1)
+            hi = min(n, after - 100_000_000) if after is not None else n
+            rows = [self._trade(h, i) for i in range(hi - 1, max(0, hi - limit) - 1, -1)]
+            return self._ok(rows)
+
+        return handler
+
+    async def _books(self, request: Request) -> Response:
+        h = self._need(request)
+        depth = int_param(request, "sz", 1, 1, 400, "51000") or 1
+        return self._ok([self._book(h, self.clock.now_ms(), min(depth, 100))])
+
+    async def _funding_rate(self, request: Request) -> Response:
+        h = self._need(request)
+        now = self.clock.now_ms()
+        j = h.sec_index(now)
+        rate = fmt_fixed(float(h.col("funding_rate")[j]), 8) if j >= 0 else "0"
+        nxt = next_funding_ms(now)
+        return self._ok(
+            [{"instType": "SWAP", "instId": okx_inst_id(h), "fundingRate": rate,
+              "nextFundingRate": "", "fundingTime": str(nxt),
+              "nextFundingTime": str(nxt + 8 * HOUR),
+              "method": "current_period", "maxFundingRate": "0.00375",
+              "minFundingRate": "-0.00375", "premium": "0", "settFundingRate": rate,
+              "settState": "settled", "interestRate": "0.0001", "impactValue": "20000",
+              "formulaType": "withRate", "ts": str(now)}]
+        )  # fmt: skip
+
+    async def _funding_history(self, request: Request) -> Response:
+        h = self._need(request)
+        limit = int_param(request, "limit", 100, 1, 400, "51000") or 100
+        before, after = int_param(request, "before"), int_param(request, "after")
+        step, now = 8 * HOUR, self.clock.now_ms()
+        last = align(min(now, after - 1) if after is not None else now, step)
+        first = -(-max(h.start_ms, (before or 0) + 1) // step) * step
+        rows = []
+        for t in range(last, first - 1, -step)[:limit]:  # newest first
+            j = h.sec_index(t)
+            if j >= 0:
+                rate = fmt_fixed(float(h.col("funding_rate")[j]), 8)
+                rows.append({"instType": "SWAP", "instId": okx_inst_id(h), "fundingRate": rate,
+                             "realizedRate": rate, "fundingTime": str(t),
+                             "method": "current_period", "formulaType": "withRate"})  # fmt: skip
+        return self._ok(rows)
+
+    async def _oi_history(self, request: Request) -> Response:
+        """``rubik/stat/contracts/open-interest-history``: rows ``[ts, oi (contracts), oiCcy,
+        oiUsd]``, newest first; ``begin`` and ``end`` are exclusive bounds."""
+        h = self._need(request)
+        period = request.query_params.get("period", "5m")
+        if period not in RUBIK_PERIODS:
+            raise BadParam(f"Parameter period error: {period}", "51000", 200)
+        step = RUBIK_PERIODS[period]
+        limit = int_param(request, "limit", 100, 1, 100, "51000") or 100
+        begin, end = int_param(request, "begin"), int_param(request, "end")
+        now = self.clock.now_ms()
+        last = align(min(now, end - 1) if end is not None else now, step)
+        first = max(h.start_ms, (begin or 0) + 1)
+        first = -(-first // step) * step
+        rows = []
+        for t in range(last, first - 1, -step)[:limit]:
+            j = h.sec_index(t)
+            if j >= 0:
+                oi = self._oi(h, j, t)
+                rows.append([str(t), oi["oi"], oi["oiCcy"], oi["oiUsd"]])
         return self._ok(rows)
 
     async def _open_interest(self, request: Request) -> Response:
@@ -444,8 +627,8 @@ class OkxServer(VenueServer):
             fmt_px(c.high),
             fmt_px(c.low),
             fmt_px(c.close),
-            fmt_qty(c.volume / ct_val(h), 0),
-            fmt_qty(c.volume),
+            fmt_lot(c.volume / ct_val(h), LOT) if c.trades else "0",
+            fmt_fixed(c.volume, 4),
             fmt_fixed(c.quote_volume, 4),
             "1" if c.closed else "0",
         ]

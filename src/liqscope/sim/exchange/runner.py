@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 import uvicorn
@@ -68,12 +68,15 @@ class SimExchanges:
         port_base: int = 0,
         options: ServerOptions | None = None,
         clock: ReplayClock | None = None,
+        control: bool = False,
     ) -> None:
         unknown = [v for v in venues if v not in VENUES]
         if unknown:
             raise ValueError(f"unknown venue(s) {unknown} (expected some of {sorted(VENUES)})")
         self.clock = clock or ReplayClock(start_ms, speed, manual=manual)
         self.options = options or ServerOptions(host=host)
+        if control:  # the /_sim/* routes, for loopback clients only
+            self.options = replace(self.options, control=True)
         self.host = host
         self.servers: dict[str, VenueServer] = {}
         for venue in venues:

@@ -9,6 +9,7 @@ writer to its socket), applies faults, and records every liquidation actually se
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import threading
 import time
@@ -38,6 +39,7 @@ __all__ = [
     "SentLog",
     "ServerOptions",
     "VenueServer",
+    "is_loopback",
     "json_response",
 ]
 
@@ -106,7 +108,7 @@ class SentLiquidation:
     truth_index: int
     ts_ms: int
     side: int  # +1 long liquidated, -1 short
-    qty_base: float
+    qty_base: float  # as sent: on the lot grid, in base units (the truth keeps the exact size)
     fill_px: float
     bankruptcy_px: float
     wire: dict[str, Any]
@@ -164,6 +166,17 @@ class ServerOptions:
     pump_interval_s: float = 0.02
     okx_snapshot_ms: int = 60_000  # sim ms of recent orders in OKX's first liquidation message
     bybit_two_sided_oi: bool = False  # openInterest = both sides, singleOpenInterest = one side
+    control: bool = False  # serve the /_sim/* control routes (to loopback clients only)
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for a loopback client address (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 @dataclass(frozen=True)
@@ -230,7 +243,8 @@ class VenueServer(ABC):
         self._conn_ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tick_lock = threading.Lock()
-        self._starlette = Starlette(routes=[*self.routes(), *self._admin_routes()])
+        control = [*self._admin_routes(), *self.control_routes()]
+        self._starlette = Starlette(routes=[*self.routes(), *control])
 
     # -- venue hooks ------------------------------------------------------------------------
     @abstractmethod
@@ -249,6 +263,10 @@ class VenueServer(ABC):
     def error_body(self, status: int, msg: str, code: int | str) -> Any:
         """The venue's JSON error body."""
 
+    def control_routes(self) -> list[BaseRoute]:
+        """Venue-specific ``/_sim/*`` routes (served only with ``ServerOptions.control``)."""
+        return []
+
     def frame(self, conn: Conn, out: Outgoing) -> str:
         """The text sent to ``conn`` for ``out`` (venues wrap or adapt per connection)."""
         return orjson.dumps(out.payload).decode()
@@ -258,7 +276,12 @@ class VenueServer(ABC):
 
     # -- ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/_sim"):
+        if scope["type"] == "http" and scope["path"].startswith("/_sim"):
+            refusal = self._control_refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        elif scope["type"] == "http":
             fault = self._take_http_fault()
             if fault is not None:
                 status, retry_after = fault
@@ -309,12 +332,20 @@ class VenueServer(ABC):
             h.ensure(now + 1)
 
     # -- WS plumbing --------------------------------------------------------------------------
-    async def serve_ws(self, ws: WebSocket, topics: Iterable[str], combined: bool = False) -> None:
-        """Run one WS connection already subscribed to ``topics``."""
+    async def serve_ws(
+        self,
+        ws: WebSocket,
+        topics: Iterable[str],
+        combined: bool = False,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        """Run one WS connection already subscribed to ``topics`` (``state``: per-connection
+        venue data, e.g. which endpoint it opened)."""
         self._loop = asyncio.get_running_loop()
         await ws.accept()
         conn = Conn(ws, f"{self.venue}-{next(self._conn_ids)}", combined)
         conn.topics.update(topics)
+        conn.state.update(state or {})
         self.conns.add(conn)
         sender = asyncio.create_task(self._sender(conn))
         try:
@@ -452,6 +483,16 @@ class VenueServer(ABC):
         return status, retry_after
 
     # -- admin routes -------------------------------------------------------------------------
+    def _control_refusal(self, scope: Scope) -> Response | None:
+        """Why a ``/_sim/*`` request is refused (off, or not from loopback); None: allowed."""
+        if not self.options.control:
+            msg = "simulator control routes are off (start the simulator with --control)"
+            return json_response({"error": msg}, 404)
+        client = scope.get("client")
+        if not is_loopback(client[0] if client else None):
+            return json_response({"error": "simulator control routes answer loopback only"}, 403)
+        return None
+
     def _admin_routes(self) -> list[BaseRoute]:
         async def fault(request: Request) -> Response:
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from liqscope.domain import registry
 from liqscope.domain.events import Event
 from liqscope.domain.types import Venue
 from liqscope.venues.base import Channel, Frame, VenueAdapter
@@ -23,8 +24,8 @@ class BinanceAdapter(VenueAdapter):
     venue = Venue.BINANCE.value
     default_ws_url = streams.USDM_WS_URL
     default_rest_url = streams.USDM_REST_URL
-    has_liquidation_feed = True
-    liquidations_sampled = True
+    has_liquidation_feed = registry.has_liquidation_feed(Venue.BINANCE.value)
+    liquidations_sampled = registry.sampled_feed(Venue.BINANCE.value)
     ws_channels = streams.CHANNELS
     ping = streams.PING
     max_connection_lifetime_s = MAX_CONNECTION_LIFETIME_S

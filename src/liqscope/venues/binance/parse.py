@@ -18,7 +18,14 @@ from typing import Any
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, Trade
 from liqscope.domain.types import PriceKind, Side
-from liqscope.venues.base import Frame, MalformedFrame, SubscriptionRejected, interval_ms, load_json
+from liqscope.venues.base import (
+    Frame,
+    MalformedFrame,
+    SubscriptionRejected,
+    checked,
+    interval_ms,
+    load_json,
+)
 from liqscope.venues.binance.rules import coinm_contract_usd
 
 __all__ = ["VENUE", "CoinmParser", "parse_coinm_frame", "parse_frame"]
@@ -164,7 +171,7 @@ def _dispatch(
         return handler(payload)
     except KeyError as exc:
         raise MalformedFrame(f"{event}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise MalformedFrame(f"{event}: bad field ({exc})") from None
 
 
@@ -173,7 +180,7 @@ def parse_frame(frame: Frame) -> list[Event]:
     payload = _payload(load_json(frame))
     if payload is None:
         return []
-    return _dispatch(payload, _USDM)
+    return checked(_dispatch(payload, _USDM))
 
 
 # -- COIN-M --------------------------------------------------------------------------------
@@ -231,7 +238,7 @@ class CoinmParser:
         payload = _payload(load_json(frame))
         if payload is None:
             return []
-        return _dispatch(payload, self._handlers)
+        return checked(_dispatch(payload, self._handlers))
 
 
 _DEFAULT_COINM = CoinmParser()

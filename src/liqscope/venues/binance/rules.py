@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from liqscope.domain import registry
 from liqscope.venues.base import interval_ms
 
-# COIN-M: one contract is worth this many USD. BTCUSD 100 USD, (almost) every other pair 10 USD.
-COINM_CONTRACT_USD: Mapping[str, float] = {"BTCUSD": 100.0}
+# COIN-M: one contract is worth this many USD (the registry's inverse instruments: BTCUSD 100);
+# (almost) every other pair 10 USD.
+COINM_CONTRACT_USD: Mapping[str, float] = {
+    i.symbol.split("_", 1)[0]: i.contract_size for i in registry.instruments("binance") if i.inverse
+}
 COINM_DEFAULT_CONTRACT_USD = 10.0
 
 WEIGHT_LIMIT_1M = 2400  # request weight per minute per IP

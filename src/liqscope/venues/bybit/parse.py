@@ -23,6 +23,7 @@ from liqscope.venues.base import (
     Frame,
     MalformedFrame,
     SubscriptionRejected,
+    checked,
     interval_ms,
     load_object,
 )
@@ -173,8 +174,8 @@ def parse_frame(frame: Frame) -> list[Event]:
     if handler is None:
         return []
     try:
-        return handler(msg)
+        return checked(handler(msg))
     except KeyError as exc:
         raise MalformedFrame(f"{name}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         raise MalformedFrame(f"{name}: bad field ({exc})") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from liqscope.domain import registry
 from liqscope.domain.events import Event
 from liqscope.domain.types import Venue
 from liqscope.venues.base import Channel, Frame, VenueAdapter
@@ -21,8 +22,8 @@ class HyperliquidAdapter(VenueAdapter):
     venue = Venue.HYPERLIQUID.value
     default_ws_url = streams.WS_URL
     default_rest_url = streams.REST_URL
-    has_liquidation_feed = False
-    liquidations_sampled = False  # no feed at all (see has_liquidation_feed)
+    has_liquidation_feed = registry.has_liquidation_feed(Venue.HYPERLIQUID.value)
+    liquidations_sampled = registry.sampled_feed(Venue.HYPERLIQUID.value)
     ws_channels = streams.CHANNELS
     ping = streams.PING
     max_connection_lifetime_s = None

@@ -20,6 +20,7 @@ from liqscope.venues.base import (
     Frame,
     MalformedFrame,
     SubscriptionRejected,
+    checked,
     interval_ms,
     load_object,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "parse_clearinghouse_state",
     "parse_frame",
     "parse_meta_and_asset_ctxs",
+    "parse_trade_users",
 ]
 
 VENUE = "hyperliquid"
@@ -133,10 +135,10 @@ def parse_frame(frame: Frame, now_ms: int) -> list[Event]:
     if handler is None:
         return []  # subscriptionResponse, pong, channels we do not read
     try:
-        return handler(msg["data"], now_ms)
+        return checked(handler(msg["data"], now_ms), now_ms)
     except KeyError as exc:
         raise MalformedFrame(f"{channel}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError, AttributeError, InputError) as exc:
+    except (TypeError, ValueError, AttributeError, InputError, OverflowError) as exc:
         raise MalformedFrame(f"{channel}: bad field ({exc})") from None
 
 
@@ -196,3 +198,19 @@ def parse_clearinghouse_state(body: Any, user: str) -> list[HyperliquidPosition]
         return out
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MalformedFrame(f"clearinghouseState: unreadable ({exc})") from None
+
+
+def parse_trade_users(frame: Frame) -> list[tuple[str, str, float]]:
+    """``(address, coin, notional USD)`` of both counterparties (``users`` = [buyer,
+    seller]) of every trade in a WS ``trades`` frame; ``[]`` for other channels."""
+    msg = load_object(frame)
+    if msg.get("channel") != "trades":
+        return []
+    try:
+        out: list[tuple[str, str, float]] = []
+        for d in msg["data"]:
+            usd = float(d["px"]) * float(d["sz"])
+            out.extend((str(u).lower(), str(d["coin"]), usd) for u in d.get("users") or ())
+        return out
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedFrame(f"trades: unreadable users ({exc})") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from liqscope.domain import registry
 from liqscope.domain.events import Event
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.types import Venue
@@ -25,8 +26,8 @@ class OkxAdapter(VenueAdapter):
     venue = Venue.OKX.value
     default_ws_url = streams.WS_URL
     default_rest_url = streams.REST_URL
-    has_liquidation_feed = True
-    liquidations_sampled = True
+    has_liquidation_feed = registry.has_liquidation_feed(Venue.OKX.value)
+    liquidations_sampled = registry.sampled_feed(Venue.OKX.value)
     ws_channels = streams.CHANNELS
     rest_polled_channels = frozenset({Channel.CANDLES})  # /api/v5/market/history-candles
     ping = streams.PING

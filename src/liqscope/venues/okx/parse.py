@@ -28,6 +28,7 @@ from liqscope.venues.base import (
     MalformedFrame,
     SubscriptionRejected,
     UnknownInstrument,
+    checked,
     load_object,
 )
 from liqscope.venues.okx.rules import DEFAULT_INSTRUMENTS, VENUE
@@ -170,10 +171,10 @@ class OkxParser:
         if type(data) is not list:
             raise MalformedFrame(f"{channel}: data is not a list")
         try:
-            return handler(data)
+            return checked(handler(data))
         except KeyError as exc:
             raise MalformedFrame(f"{channel}: missing field {exc.args[0]!r}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise MalformedFrame(f"{channel}: bad field ({exc})") from None
 
 

@@ -5,21 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from liqscope.domain import registry
 from liqscope.domain.errors import InputError
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.types import ContractType
 
 VENUE = "okx"
 
-# Used until /api/v5/public/instruments has been loaded: linear ctVal in base, inverse in USD.
-DEFAULT_INSTRUMENTS: Mapping[str, Instrument] = {
-    i.symbol: i
-    for i in (
-        Instrument(VENUE, "BTC-USDT-SWAP", "BTC", "USDT", ContractType.LINEAR, 0.01),
-        Instrument(VENUE, "ETH-USDT-SWAP", "ETH", "USDT", ContractType.LINEAR, 0.1),
-        Instrument(VENUE, "BTC-USD-SWAP", "BTC", "USD", ContractType.INVERSE, 100.0),
-    )
-}
+# Used until /api/v5/public/instruments has been loaded (the registry's built-in sizes:
+# linear ctVal in base, inverse in USD).
+DEFAULT_INSTRUMENTS: Mapping[str, Instrument] = {i.symbol: i for i in registry.instruments(VENUE)}
 
 # canonical interval -> OKX bar (UTC-aligned variants for 6h and longer)
 BARS = {

@@ -1,0 +1,1 @@
+"""One module per view: each renders core objects into a response body."""

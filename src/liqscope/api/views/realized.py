@@ -1,0 +1,197 @@
+"""Realized liquidations: ``/api/liquidations/bars``, ``/levels`` and ``/feed``.
+
+Bars come from the store's realized query (:func:`liqscope.store.queries.realized`, the one
+the CLI ``chart`` uses); price levels from the model's canonical price grid. The JSON of one
+liquidation (feed items and ``/ws`` messages) is built by :func:`liquidation_json` alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from liqscope.api.context import Context, fit_interval, parse_interval
+from liqscope.api.encoding import dumps
+from liqscope.api.params import BarsParams, FeedParams, LevelsParams
+from liqscope.api.source import StoredLiquidation
+from liqscope.domain.types import Side
+from liqscope.model.grid import PriceGrid, nice_step
+from liqscope.store.queries import bucket_floor, realized
+
+__all__ = ["MAX_BARS", "bars_body", "feed_body", "levels_body", "liquidation_json"]
+
+MAX_BARS = 20_000
+
+
+def liquidation_json(row: StoredLiquidation) -> dict[str, Any]:
+    """One stored liquidation as the feed and the live push send it."""
+    e = row.event
+    return {
+        "id": row.id,
+        "venue": e.venue,
+        "symbol": row.market,
+        "native_symbol": e.symbol,
+        "ts": e.ts,
+        "side": "long" if e.side is Side.LONG else "short",
+        "price": e.price,
+        "qty": e.qty,
+        "notional_usd": e.notional_usd,
+        "sampled": e.sampled,
+    }
+
+
+def _columns(rows: list[StoredLiquidation]) -> tuple[Any, Any, Any, Any]:
+    """ts, side (+1 long / -1 short), USD, sampled arrays of ``rows``."""
+    return (
+        np.array([r.event.ts for r in rows], np.int64),
+        np.array([1 if r.event.side is Side.LONG else -1 for r in rows], np.int64),
+        np.array([r.event.notional_usd for r in rows], np.float64),
+        np.array([r.event.sampled for r in rows], np.bool_),
+    )
+
+
+def bars_body(ctx: Context, p: BarsParams) -> bytes:
+    market, refs = ctx.resolve_market(p.market.symbol)
+    venues, aggregate = ctx.resolve_venues(p.market.venues, market, refs)
+    window = ctx.resolve_window(p.window, venues, market)
+    step, coarser = fit_interval(
+        window.span + 2 * 7 * 86_400_000, parse_interval(p.interval), MAX_BARS
+    )
+    t0 = bucket_floor(window.start, step)
+    t1 = bucket_floor(window.end - 1, step) + step
+    n = (t1 - t0) // step
+    version = ctx.source.version(venues, market)
+    key = ("bars", market, tuple(venues), (p.range_, p.start, p.end), step, p.min_usd)
+
+    def compute() -> bytes:
+        rows = ctx.source.liquidations(venues, market, t0, t1, min_usd=p.min_usd)
+        sampled = {m.venue: m.sampled for m in refs}
+        per: dict[str, Any] = {}
+        tot_l = np.zeros(n)
+        tot_s = np.zeros(n)
+        ts = np.arange(t0, t1, step, dtype=np.int64)
+        for v in venues:
+            bars = realized(*_columns([r for r in rows if r.event.venue == v]), t0, t1, step)
+            tot_l += bars.long_usd
+            tot_s += bars.short_usd
+            ts = bars.ts
+            per[v] = {
+                "long": np.round(bars.long_usd, 2),
+                "short": np.round(bars.short_usd, 2),
+                "sampled": sampled.get(v, False),
+                "lower_bound": sampled.get(v, False),
+            }
+        return dumps(
+            {
+                "symbol": market,
+                "venues": venues,
+                "aggregate": aggregate,
+                "start": t0,
+                "end": t1,
+                "interval_ms": step,
+                "ts": ts,
+                "long": np.round(tot_l, 2),
+                "short": np.round(tot_s, 2),
+                "by_venue": per,
+                "count": len(rows),
+                "units": "usd",
+                "lower_bound": any(sampled.get(v, False) for v in venues),
+                "provenance": ctx.provenance(venues, market),
+                "note": "; ".join(
+                    x
+                    for x in (coarser, None if rows else "no liquidations stored in the window")
+                    if x
+                )
+                or None,
+            }
+        )
+
+    raw: bytes = ctx.responses.get_versioned(key, (version, t0, t1), compute)
+    return raw
+
+
+def levels_body(ctx: Context, p: LevelsParams) -> bytes:
+    market, refs = ctx.resolve_market(p.market.symbol)
+    venues, aggregate = ctx.resolve_venues(p.market.venues, market, refs)
+    window = ctx.resolve_window(p.window, venues, market, default_range="7d")
+    version = ctx.source.version(venues, market)
+    key = ("levels", market, tuple(venues), (p.range_, p.start, p.end), p.buckets, p.min_usd)
+
+    def compute() -> bytes:
+        rows = ctx.source.liquidations(venues, market, window.start, window.end, p.min_usd)
+        body: dict[str, Any] = {
+            "symbol": market,
+            "venues": venues,
+            "aggregate": aggregate,
+            "start": window.start,
+            "end": window.end,
+            "bucket_edges": [],
+            "long": [],
+            "short": [],
+            "count_long": [],
+            "count_short": [],
+            "units": "usd",
+            "lower_bound": any(m.sampled for m in refs if m.venue in venues),
+            "provenance": ctx.provenance(venues, market),
+            "note": None,
+        }
+        px = np.array([r.event.price for r in rows], np.float64)
+        ok = np.isfinite(px) & (px > 0)
+        if not ok.any():
+            body["note"] = "no liquidations stored for this market and window"
+            return dumps(body)
+        _, side, usd, _ = _columns(rows)
+        px, side, usd = px[ok], side[ok], usd[ok]
+        lo, hi = float(px.min()), float(px.max())
+        grid_step = nice_step(max(hi - lo, hi * 1e-6, 1e-9) / max(1, p.buckets - 1))
+        span = PriceGrid.spanning(lo, hi, grid_step)
+        grid = PriceGrid(span.origin, span.step, min(p.buckets, span.n))
+        idx = grid.index(px)
+        inside = (idx >= 0) & (idx < grid.n)
+        lm, sm = inside & (side > 0), inside & (side < 0)
+        nb = grid.n
+        body.update(
+            bucket_edges=grid.edges,
+            long=np.round(np.bincount(idx[lm], usd[lm], nb), 2),
+            short=np.round(np.bincount(idx[sm], usd[sm], nb), 2),
+            count_long=np.bincount(idx[lm], minlength=nb),
+            count_short=np.bincount(idx[sm], minlength=nb),
+        )
+        return dumps(body)
+
+    raw: bytes = ctx.responses.get_versioned(key, (version, window), compute)
+    return raw
+
+
+def feed_body(ctx: Context, p: FeedParams) -> bytes:
+    market: str | None = None
+    if p.symbol is not None:
+        market, refs = ctx.resolve_market(p.symbol)
+        venues, _ = ctx.resolve_venues(p.venues, market, refs)
+    else:
+        stored = sorted({m.venue for m in ctx.source.markets()})
+        text = (p.venues or "all").strip().lower()
+        venues = stored if text == "all" else [v for v in text.split(",") if v]
+    last_id = ctx.source.last_liquidation_id()
+    key = ("feed", market, tuple(venues), p.limit, p.min_usd)
+
+    def compute() -> bytes:
+        rows = ctx.source.liquidations(
+            venues, market, 0, 2**62, min_usd=p.min_usd, limit=p.limit, newest_first=True
+        )
+        items = [liquidation_json(r) for r in rows]
+        return dumps(
+            {
+                "symbol": market,
+                "venues": venues,
+                "items": items,
+                "min_usd": p.min_usd,
+                "last_id": last_id,
+                "lower_bound": any(m.sampled for m in ctx.source.markets() if m.venue in venues),
+                "note": None if items else "no liquidations stored",
+            }
+        )
+
+    raw: bytes = ctx.responses.get_versioned(key, last_id, compute)
+    return raw
