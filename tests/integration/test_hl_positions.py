@@ -237,7 +237,7 @@ def test_poller_backs_off_on_429_and_recovers(sim: SimExchanges, tmp_path: Path)
 
     async def run() -> list[int]:
         try:
-            await discover(sim, poller, 10)
+            assert await discover(sim, poller, 20) > 0 and poller.accounts
             first = await poller.poll_round()
             assert poller.stats.throttled == 1 and poller.blocked_until_ms > sim.clock.now_ms()
             assert await poller.poll_round() == 0  # still blocked: nothing sent
