@@ -9,13 +9,17 @@ baselines, on all days, the train days (Dec 7-20, in-sample for ``calibrated``) 
 test days (Dec 21-31, out-of-sample); live/OI range; the swept-mass density check; and
 v1 (``book="net"``) on the same data.
 
-Simulated (per scenario calm, trending, squeeze, cascade; 24 h, seed 1): EMD of estimated vs
-true level profiles, top-20 % share (hot share) and level percentile (scorecard method,
-docs/scorecard.md), with the oracle and the shuffled control, for v1 and v2.
+Simulated (per scenario calm, trending, squeeze, cascade; 24 h, seeds 1..N): EMD of estimated
+vs true level profiles and top-20 % share (hot share, scorecard method, docs/scorecard.md) of
+v1 and v2 on the *same* seeds, with the oracle and the shuffled control; the paired mean
+difference v2 - v1 per scenario with a 95 % bootstrap interval over seeds, and the verdict
+(better / worse only when the whole interval is on one side of 0). One seed's sign says
+nothing: the per-window block intervals of a single run are far narrower than the spread
+between seeds.
 
 The last line is one JSON object with every figure.
 
-    .venv/bin/python benchmarks/accuracy.py [--hours 24] [--seed 1] [--boot 500]
+    .venv/bin/python benchmarks/accuracy.py [--hours 24] [--seeds 10] [--boot 500] [--no-real]
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.intervals import HOUR_MS
 from liqscope.model import preset
 from liqscope.signals import realdata as rd
 from liqscope.signals.scorecard import (
-    HOUR_MS,
     emd_pct,
     estimate_sim,
     score_windows,
@@ -79,6 +83,8 @@ def real_figures(n_boot: int) -> dict[str, Any]:
                 row = per[method]
                 print(f"    {method:<24} " + "  ".join(_ci(row[k]) for k in
                       ("long", "short", "total", "dominant_side_hit")))  # fmt: skip
+            print(f"    magnitude: predicted {data.candle_venue}-candle/Hyperliquid-OI USD / "
+                  f"realized all-venue USD {_ci(per['model']['usd_ratio'])}")  # fmt: skip
     a = out["all"]["periods"]["all"]
     bar = {
         "long": a["model"]["long"]["value"] - a["oi_open_low_high_open"]["long"]["value"],
@@ -91,77 +97,97 @@ def real_figures(n_boot: int) -> dict[str, Any]:
     return out
 
 
-def paired_share_diff(a: Any, b: Any, n_boot: int = 1000, seed: int = 0) -> list[float]:
-    """95 % interval of hot share(a) − hot share(b) over the same resampled window blocks
-    (both scorecards scored the same windows and realized liquidations)."""
-    pa, pb = a.per_window, b.per_window
-    start = np.asarray(pa["start"], dtype=np.int64)
-    _, inv = np.unique(start // a.block_ms, return_inverse=True)
-    nb = int(inv.max()) + 1
-    sums = [np.bincount(inv, weights=np.asarray(x[k]), minlength=nb)
-            for x in (pa, pb) for k in ("realized_usd", "hot_usd")]  # fmt: skip
-    draws = np.random.default_rng(seed).integers(0, nb, size=(n_boot, nb))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = sums[1][draws].sum(1) / sums[0][draws].sum(1) - sums[3][draws].sum(1) / sums[2][
-            draws
-        ].sum(1)
+def seed_ci(d: np.ndarray, n_boot: int = 5000, seed: int = 0) -> dict[str, float]:
+    """Mean of the paired per-seed differences ``d`` and its 95 % bootstrap interval
+    (seeds resampled with replacement)."""
     d = d[np.isfinite(d)]
-    return [float(x) for x in np.percentile(d, [2.5, 97.5])]
+    draws = np.random.default_rng(seed).integers(0, d.size, size=(n_boot, d.size))
+    lo, hi = np.percentile(d[draws].mean(axis=1), [2.5, 97.5])
+    return {"mean": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(d.size)}
 
 
-def sim_figures(hours: float, seed: int) -> dict[str, Any]:
+def verdict(ci: dict[str, float], lower_is_better: bool) -> str:
+    """``v2 better`` / ``v2 worse`` when the whole interval is on one side of 0."""
+    lo, hi = (ci["ci_low"], ci["ci_high"]) if lower_is_better else (-ci["ci_high"], -ci["ci_low"])
+    return "v2 better" if hi < 0 else "v2 worse" if lo > 0 else "no significant difference"
+
+
+def one_seed(name: str, seed: int, hours: float) -> dict[str, dict[str, float]]:
+    """EMD (estimated vs true level profile) and top-20 % share of each model on one run,
+    the oracle (true levels) and the shuffled v1 map as controls, v2's live/OI range."""
+    sim = simulate(name, seed, hours)
+    out: dict[str, dict[str, float]] = {}
+    for label, cfg in (("v1", replace(preset("all"), book="net")), ("v2", preset("all")),
+                       ("v2_calibrated", preset("calibrated"))):  # fmt: skip
+        res = estimate_sim(sim, cfg)
+        wm = window_maps(res, sim.steps)
+        tw = truth_maps(sim, wm)
+        mids = (wm.origin + wm.step * (np.arange(wm.n) + 0.5)).astype(np.float64)
+        emd = np.nanmean([emd_pct(wm.scores[k], tw.scores[k], mids, float(wm.price0[k]))
+                          for k in range(wm.start.shape[0])])  # fmt: skip
+        sc = score_windows(wm, sim.realized, block_ms=2 * HOUR_MS, n_boot=20, seed=seed)
+        inv = res.invariant()[1][1:]
+        out[label] = {"emd_pct": float(emd), "top20_share": sc.hot_share.value,
+                      "live_over_oi_min": float(np.nanmin(inv)),
+                      "live_over_oi_max": float(np.nanmax(inv))}  # fmt: skip
+        if label == "v1":
+            for k, m in (("oracle", tw), ("shuffled", shuffled(wm, seed))):
+                c = score_windows(m, sim.realized, block_ms=2 * HOUR_MS, n_boot=20, seed=seed)
+                out[k] = {"top20_share": c.hot_share.value}
+    return out
+
+
+def sim_figures(hours: float, seeds: list[int]) -> dict[str, Any]:
+    """Per scenario: v1 and v2 on the same seeds, the paired mean difference v2 - v1 of EMD
+    and top-20 % share with a bootstrap interval over seeds, and the verdict."""
     out: dict[str, Any] = {}
     for name in SCENARIOS:
-        sim = simulate(name, seed, hours)
-        out[name] = {}
-        cards: dict[str, Any] = {}
-        for label, cfg in (("v1", replace(preset("all"), book="net")), ("v2", preset("all")),
-                           ("v2_calibrated", preset("calibrated"))):  # fmt: skip
-            res = estimate_sim(sim, cfg)
-            wm = window_maps(res, sim.steps)
-            tw = truth_maps(sim, wm)
-            mids = wm.origin + wm.step * (np.arange(wm.n) + 0.5)
-            emd = np.nanmean([emd_pct(wm.scores[k], tw.scores[k], mids, float(wm.price0[k]))
-                              for k in range(wm.start.shape[0])])  # fmt: skip
-            maps = {label: wm}
-            if label == "v1":
-                maps.update({"oracle": tw, "shuffled": shuffled(wm, seed)})
-            for k, m in maps.items():
-                sc = score_windows(m, sim.realized, block_ms=2 * HOUR_MS, n_boot=300, seed=seed)
-                cards[k] = sc
-                row = {"top20_share": sc.hot_share.to_dict(),
-                       "level_percentile": sc.level_percentile.to_dict(),
-                       "prior_top20_share": sc.baseline_share.value,
-                       "prior_percentile": sc.baseline_percentile.value}  # fmt: skip
-                if k == label:
-                    row["emd_pct"] = float(emd)
-                    inv = res.invariant()[1][1:]
-                    row["live_over_oi"] = [float(np.nanmin(inv)), float(np.nanmax(inv))]
-                out[name][k] = row
-        out[name]["v2_minus_v1_top20_ci"] = paired_share_diff(cards["v2"], cards["v1"])
-        for k, v in out[name].items():
-            if k == "v2_minus_v1_top20_ci":
-                print(f"sim {name:<9} v2 - v1 top-20% share, paired 95% CI: "
-                      f"[{v[0]:+.3f}, {v[1]:+.3f}]")  # fmt: skip
-                continue
-            emd = f"EMD {v['emd_pct']:.3f}%  " if "emd_pct" in v else " " * 14
-            print(f"sim {name:<9} {k:<14} {emd}top-20% {_ci(v['top20_share'])}  "
-                  f"percentile {_ci(v['level_percentile'])}  (prior "
-                  f"{v['prior_top20_share']:.3f} / {v['prior_percentile']:.3f})")  # fmt: skip
+        runs = [one_seed(name, s, hours) for s in seeds]
+
+        def col(model: str, key: str, runs: list[Any] = runs) -> np.ndarray:
+            return np.array([r[model][key] for r in runs], dtype=np.float64)
+
+        row: dict[str, Any] = {"seeds": seeds}
+        for model in ("v1", "v2", "v2_calibrated", "oracle", "shuffled"):
+            keys = (
+                ("top20_share",) if model in ("oracle", "shuffled") else ("emd_pct", "top20_share")
+            )
+            row[model] = {k: float(np.nanmean(col(model, k))) for k in keys}
+        row["v2"]["live_over_oi"] = [float(col("v2", "live_over_oi_min").min()),
+                                     float(col("v2", "live_over_oi_max").max())]  # fmt: skip
+        d_emd = seed_ci(col("v2", "emd_pct") - col("v1", "emd_pct"))
+        d_top = seed_ci(col("v2", "top20_share") - col("v1", "top20_share"))
+        row["v2_minus_v1"] = {"emd_pct": d_emd, "top20_share": d_top}
+        row["verdict"] = {"emd_pct": verdict(d_emd, True), "top20_share": verdict(d_top, False)}
+        out[name] = row
+        print(f"sim {name:<9} ({len(seeds)} seeds x {hours:g} h)  "
+              f"EMD % v1 {row['v1']['emd_pct']:.3f} v2 {row['v2']['emd_pct']:.3f} "
+              f"(calibrated {row['v2_calibrated']['emd_pct']:.3f})  top-20% v1 "
+              f"{row['v1']['top20_share']:.3f} v2 {row['v2']['top20_share']:.3f} "
+              f"(calibrated {row['v2_calibrated']['top20_share']:.3f}, oracle "
+              f"{row['oracle']['top20_share']:.3f}, shuffled "
+              f"{row['shuffled']['top20_share']:.3f})")  # fmt: skip
+        for key, ci in row["v2_minus_v1"].items():
+            print(f"    v2 - v1 {key:<12} mean {ci['mean']:+.3f} [{ci['ci_low']:+.3f}, "
+                  f"{ci['ci_high']:+.3f}]  -> {row['verdict'][key]}")  # fmt: skip
+        lo, hi = row["v2"]["live_over_oi"]
+        print(f"    v2 live/OI per side over all seeds: [{lo:.4f}, {hi:.4f}]")
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hours", type=float, default=24.0)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=10, help="simulator seeds 1..N per scenario")
     ap.add_argument("--boot", type=int, default=500)
+    ap.add_argument("--no-real", action="store_true", help="simulator figures only")
     a = ap.parse_args()
     t0 = time.perf_counter()
-    real = real_figures(a.boot)
-    sim = sim_figures(a.hours, a.seed)
+    real = {"skipped": "--no-real"} if a.no_real else real_figures(a.boot)
+    seeds = list(range(1, a.seeds + 1))
+    sim = sim_figures(a.hours, seeds)
     secs = round(time.perf_counter() - t0, 1)
-    print(json.dumps({"benchmark": "accuracy", "hours": a.hours, "seed": a.seed,
+    print(json.dumps({"benchmark": "accuracy", "hours": a.hours, "seeds": seeds,
                       "seconds": secs, "real": real, "sim": sim}, default=float))  # fmt: skip
 
 

@@ -306,10 +306,11 @@ async def _mixed(base: str, seconds: float) -> dict[str, list[float]]:
     return lat
 
 
-def _under_writer(base: str, db: Path, seconds: float = 15.0) -> dict[str, float]:
+def _under_writer(base: str, db: Path, seconds: float = 15.0) -> dict[str, Any]:
     """p99 of heatmap (bin) and bars for 50 clients with no writer (the baseline) and while
-    a writer stores WRITE_RATE liquidations/s; the server's RSS before, peak and after."""
-    out: dict[str, float] = {"writer_liquidations_per_s": WRITE_RATE}
+    a writer stores WRITE_RATE liquidations/s; the server's RSS before, peak, once a second
+    and after, and the machine's 1-minute load average (min, max) in each phase."""
+    out: dict[str, Any] = {"writer_liquidations_per_s": WRITE_RATE}
     rss0 = _rss_mb(SERVER_PID)
     for phase in ("no_writer", "writer"):
         writer = _Writer(db, WRITE_RATE) if phase == "writer" else None
@@ -318,12 +319,14 @@ def _under_writer(base: str, db: Path, seconds: float = 15.0) -> dict[str, float
             time.sleep(1.0)  # the writer's rows are being stored when the load starts
         peak = [_rss_mb(SERVER_PID)]
         done = threading.Event()
+        load = [os.getloadavg()[0]]
 
-        def sample(done: threading.Event, peak: list[float]) -> None:
+        def sample(done: threading.Event, peak: list[float], load: list[float]) -> None:
             while not done.wait(0.5):
                 peak.append(_rss_mb(SERVER_PID))
+                load.append(os.getloadavg()[0])
 
-        sampler = threading.Thread(target=sample, args=(done, peak), daemon=True)
+        sampler = threading.Thread(target=sample, args=(done, peak, load), daemon=True)
         sampler.start()
         lat = asyncio.run(_mixed(base, seconds))
         done.set()
@@ -337,6 +340,8 @@ def _under_writer(base: str, db: Path, seconds: float = 15.0) -> dict[str, float
             out[f"{phase}_{name}_p50_ms"] = _ms(_pct(values, 0.5))
             out[f"{phase}_{name}_p99_ms"] = _ms(_pct(values, 0.99))
         out[f"{phase}_server_rss_peak_mb"] = max(peak)
+        out[f"{phase}_server_rss_mb_every_s"] = peak[::2]  # the RSS over time, once a second
+        out[f"{phase}_load_avg_1m"] = [round(min(load), 2), round(max(load), 2)]
     out["server_rss_start_mb"] = rss0
     out["server_rss_end_mb"] = _rss_mb(SERVER_PID)
     return out

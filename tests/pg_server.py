@@ -88,3 +88,30 @@ def postgres_server() -> Iterator[str]:
             )  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def server_or_skip() -> Iterator[str]:
+    """:func:`postgres_server`, or ``pytest.skip`` with the reason where psycopg 3 or the
+    server binaries are absent (for fixtures)."""
+    import pytest
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg 3 is not installed (pip install 'psycopg[binary]')")
+    if find_bin() is None:
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql"
+        )
+    with postgres_server() as url:
+        yield url
+
+
+def reset_pg(url: str) -> None:
+    """Drop everything a test left in the database."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")

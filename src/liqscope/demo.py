@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ from liqscope.domain.errors import InputError
 from liqscope.domain.intervals import DAY_MS, MINUTE_MS
 from liqscope.domain.registry import known_symbols, native_symbol
 from liqscope.ingest.collector import CollectorConfig, CollectorSpec, run_collectors
+from liqscope.ingest.hl_positions import poller_hooks
 from liqscope.signals.live import live_hooks, rules_from
 from liqscope.sim.exchange import ReplayClock, SimExchanges
 from liqscope.sim.market import Market
@@ -68,6 +71,8 @@ DEMO_VENUES: tuple[tuple[str, float], ...] = (
     ("okx", 0.4),
     ("hyperliquid", 0.3),
 )
+#: Seconds the API server waits for open requests and connections when stopping.
+GRACE_S = 5
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,32 @@ def _remove_pointer(plan: DemoPlan) -> None:
             plan.pointer.unlink()
 
 
+def _as_ctrl_c(_sig: int, _frame: object) -> None:
+    signal.raise_signal(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM stop the demo cleanly however it was started, also when
+    the parent left SIGINT ignored (a background job of a non-interactive shell): SIGINT
+    raises KeyboardInterrupt (asyncio.run turns it into cancelling the main task) and SIGTERM
+    does what Ctrl-C does. While serving, uvicorn's own handlers take both, stop the server
+    and re-raise the signal on these handlers once it has stopped, so the store is closed
+    and the pointer removed instead of the process dying on a default SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _as_ctrl_c),
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_demo(
     plan: DemoPlan,
     host: str,
@@ -220,7 +251,20 @@ def run_demo(
     say: Callable[[str], None] = print,
 ) -> None:
     """Start the simulated exchanges, pre-fill the store, collect and serve until stopped
-    (or for ``run_for`` wall seconds); ``say`` prints the progress lines."""
+    (Ctrl-C, SIGTERM, or after ``run_for`` wall seconds); ``say`` prints the progress lines."""
+    with _stop_signals(), contextlib.suppress(KeyboardInterrupt):
+        _run_demo(plan, host, port, run_for, log_level, say)
+    say("liqscope demo: stopped")
+
+
+def _run_demo(
+    plan: DemoPlan,
+    host: str,
+    port: int,
+    run_for: float,
+    log_level: str,
+    say: Callable[[str], None],
+) -> None:
     for suffix in ("", "-wal", "-shm"):  # the demo store is rebuilt on every run
         Path(f"{plan.db}{suffix}").unlink(missing_ok=True)
     plan.db.parent.mkdir(parents=True, exist_ok=True)
@@ -271,6 +315,12 @@ def run_demo(
         settings = Settings(db_path=str(plan.db), clock=sim.clock)
         settings.on_startup.append(start_collecting)
         settings.on_shutdown.append(stop_collecting)
+        if "hyperliquid" in sources:  # measured positions (docs/hyperliquid-positions.md)
+            hl = sim.urls()["hyperliquid"]
+            coins = [sym for v, sym in markets if v == "hyperliquid"]
+            start_poll, stop_poll = poller_hooks(hl.rest, hl.ws, store, sim.clock, coins)
+            settings.on_startup.append(start_poll)
+            settings.on_shutdown.append(stop_poll)
         if plan.live_alerts:
             start_alerts, stop_alerts = live_hooks(
                 plan.db, rules_from(plan.alerts), webhooks=plan.webhooks, clock=sim.clock,
@@ -279,8 +329,11 @@ def run_demo(
             settings.on_startup.append(start_alerts)
             settings.on_shutdown.insert(0, stop_alerts)
         server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
-        )
+            uvicorn.Config(
+                create_app(settings), host=host, port=port, log_level=log_level,
+                timeout_graceful_shutdown=GRACE_S,
+            )
+        )  # fmt: skip
         say(f"  simulated market: {plan.scenario}, seed {plan.seed}, {plan.speed:g}x time")
         for venue, urls in sim.urls().items():
             names = ", ".join(sym for v, sym in markets if v == venue)
@@ -292,14 +345,16 @@ def run_demo(
 
         async def serve() -> None:
             task = asyncio.create_task(server.serve())
-            if run_for > 0:
-                await asyncio.sleep(run_for)
+            # the server ends on Ctrl-C/SIGTERM (uvicorn's handlers) or after run_for
+            done, _ = await asyncio.wait({task}, timeout=run_for if run_for > 0 else None)
+            if not done:
                 server.should_exit = True
             await task
 
-        with contextlib.suppress(KeyboardInterrupt):
+        try:
             asyncio.run(serve())
-        store.close()
+        finally:
+            store.close()
     finally:
         _remove_pointer(plan)
         sim.stop()

@@ -35,6 +35,8 @@ FULL_VENUES = ("binance", "bybit", "okx")
 SYMBOLS = {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
 SPEED = 60.0  # simulated seconds per wall second
 FLUSH_IN_MIN = 10  # simulated minutes from live start to the flush (10 s of wall time)
+RUN_FOR_S = 1200  # the demo's own safety stop, far beyond any wait below
+STOP_WAIT_S = 90  # a stopped demo exits well within this (its shutdown hooks are bounded)
 
 T = TypeVar("T")
 
@@ -73,6 +75,31 @@ def wait_for(what: str, check: Callable[[], T | None], demo: Demo, seconds: floa
     pytest.fail(f"{what}: not seen within {seconds:g} s (demo running: {demo.running()})")
 
 
+def start_demo(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start the demo with SIGINT ignored, as a background job of a non-interactive shell
+    (CI) starts it: Ctrl-C must stop it all the same."""
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        preexec_fn=ignore_sigint,
+    )  # fmt: skip
+
+
+def stopped_output(proc: subprocess.Popen[str]) -> str:
+    """The output of a demo that was told to stop; fails (and kills it) if it is still
+    running after STOP_WAIT_S: the stop was not honoured (--run-for is far longer)."""
+    try:
+        out, _ = proc.communicate(timeout=STOP_WAIT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"the demo did not stop within {STOP_WAIT_S} s of the signal:\n{out[-3000:]}")
+    return out
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     home = tmp_path_factory.mktemp("home")
@@ -80,20 +107,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     env = {**os.environ, "LIQSCOPE_HOME": str(home)}
     cmd = [
         str(BIN), "demo", "--port", str(port), "--days", "0.3", "--speed", str(SPEED),
-        "--flush-in", str(FLUSH_IN_MIN), "--run-for", "300",
+        "--flush-in", str(FLUSH_IN_MIN), "--run-for", str(RUN_FOR_S),
     ]  # fmt: skip
     # --run-for is only a safety net: the fixture stops the demo (Ctrl-C) when the tests end
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    proc = start_demo(cmd, env)
     d = Demo(proc, f"http://127.0.0.1:{port}", home, env)
     try:
         yield d
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # what Ctrl-C does: a clean stop
-        out, _ = proc.communicate(timeout=90)
+        out = stopped_output(proc)
     assert proc.returncode == 0, out
+    assert out.rstrip().endswith("liqscope demo: stopped"), out
     assert "open http://127.0.0.1" in out and "list alerts: liqscope alerts" in out, out
     assert "the cascade starts at" in out, out
     assert not (home / "demo-running.json").exists(), "the pointer outlived the demo"
@@ -211,3 +237,39 @@ def test_status_and_alerts_find_the_running_demo_without_flags(
         assert out.exit_code == 0, out.output
         assert f"using the running demo's store {db}" in out.stderr
         json.loads(out.stdout)  # stdout stays plain JSON
+
+
+def test_demo_polls_the_simulated_hyperliquid_positions(demo: Demo) -> None:
+    """The demo runs the position poller: the measured source has accounts and positions."""
+
+    def measured() -> dict[str, Any] | None:
+        r = httpx.get(f"{demo.url}/api/measured/map", params={"symbol": "BTCUSDT"}, timeout=60)
+        body = r.json() if r.status_code == 200 else None
+        ok = body and body["coverage"] and body["coverage"]["accounts"]["polled"] > 0
+        return body if ok and body["matched"] > 0 and sum(body["map"]["long_usd"]) > 0 else None
+
+    body = wait_for("measured Hyperliquid positions", measured, demo, 90)
+    assert body["label"].startswith("measured: ") and "coverage" in body["label"]
+    assert body["coverage"]["accounts"]["known"] >= body["coverage"]["accounts"]["polled"]
+
+
+def test_sigterm_stops_the_demo_cleanly(tmp_path: Path) -> None:
+    """SIGTERM (a service manager's stop) does what Ctrl-C does: the store is closed, the
+    pointer removed, exit 0; not a process killed mid-write."""
+    env = {**os.environ, "LIQSCOPE_HOME": str(tmp_path)}
+    cmd = [
+        str(BIN), "demo", "--port", str(free_port()), "--days", "0.02", "--speed", str(SPEED),
+        "--no-live-alerts", "--run-for", str(RUN_FOR_S),
+    ]  # fmt: skip
+    proc = start_demo(cmd, env)
+    d = Demo(proc, "", tmp_path, env)
+    try:
+        wait_for("the demo's pointer file", d.pointer, d, 120)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = stopped_output(proc)
+    assert proc.returncode == 0, out
+    assert out.rstrip().endswith("liqscope demo: stopped"), out
+    assert not (tmp_path / "demo-running.json").exists(), "the pointer outlived the demo"
+    with open_store(tmp_path / "demo.sqlite", readonly=True) as store:
+        assert store.integrity_check() == ["ok"]

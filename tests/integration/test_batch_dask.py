@@ -12,7 +12,7 @@ import orjson
 import pytest
 from test_cli_heatmap import run_cli
 
-from liqscope.batch import CHUNKING_SUPPORTED, MarketTask, Source, run_task
+from liqscope.batch import MarketTask, Source, run_task
 from liqscope.batch.jobs import chunk_bounds
 from liqscope.lake import export_store
 from liqscope.sim.synthetic import fill_store
@@ -20,6 +20,7 @@ from liqscope.store.sqlite import SqliteStore
 
 START = 1_765_065_600_000  # 2025-12-07
 MINUTES = 2 * 1440
+DAY = 86_400_000
 MARKETS = (("binance", "BTCUSDT"), ("bybit", "BTCUSDT"), ("binance", "ETHUSDT"))
 RANGE = ("--from", "2025-12-06", "--to", "2025-12-10")  # wider than the data: all of it
 BACKWARDS = ("--from", "2025-12-09", "--to", "2025-12-08")
@@ -144,19 +145,26 @@ def test_chunk_bounds_fall_on_column_edges() -> None:
     assert chunk_bounds(5, 5, col, col) == []
 
 
-@pytest.mark.skipif(
-    not CHUNKING_SUPPORTED,
-    reason="the model does not yet take an initial estimator state (estimate_market(initial=))",
-)
-def test_time_chunked_batch_equals_one_piece(data: dict[str, Path], cluster: str) -> None:
+@pytest.mark.parametrize(
+    ("job", "chunk_ms"), [("heatmap", 6 * 3_600_000), ("heatmap", 7_777_777), ("predict", DAY),
+                          ("score", 10 * 3_600_000)],
+)  # fmt: skip
+def test_time_chunked_batch_equals_one_piece(
+    data: dict[str, Path], cluster: str, job: str, chunk_ms: int
+) -> None:
+    """Both venues of a market, its range split in several time chunks on the cluster, the
+    estimator state carried across: byte for byte the single-process run in one piece."""
     from liqscope.batch import results
 
-    whole = MarketTask("heatmap", "BTCUSDT", (("binance", "BTCUSDT"), ("bybit", "BTCUSDT")),
+    whole = MarketTask(job, "BTCUSDT", (("binance", "BTCUSDT"), ("bybit", "BTCUSDT")),
                        START, START + MINUTES * 60_000, Source(lake=str(data["lake"])))  # fmt: skip
-    chunked = MarketTask(**{**_fields(whole), "chunk_ms": 6 * 3_600_000})
+    chunked = MarketTask(**{**_fields(whole), "chunk_ms": chunk_ms})
     one = run_task(whole)
     (many,) = list(results([chunked], cluster))
-    assert one.error is None and many.payload == one.payload
+    assert one.error is None and many.error is None, (one.error, many.error)
+    assert one.summary["chunks"] == 1 and many.summary["chunks"] >= MINUTES * 60_000 // chunk_ms
+    assert many.summary["venues"] == ["binance", "bybit"]
+    assert many.payload == one.payload
 
 
 def _fields(task: MarketTask) -> dict[str, Any]:

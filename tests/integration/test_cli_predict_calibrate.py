@@ -88,7 +88,8 @@ def test_predict_refuses_bad_interval_and_format(
 ) -> None:
     steps = write_steps(tmp_path / "s.csv", days=2)
     cases = [
-        (("--interval", "2h", "--out", "x.csv"), "--interval"),
+        (("--interval", "15m", "--out", "x.csv"), "--interval 15m is not a multiple"),
+        (("--interval", "7m", "--out", "x.csv"), "unknown interval '7m'"),
         (("--out", str(tmp_path / "x.txt")), "unsupported output format"),
     ]
     for extra, msg in cases:

@@ -22,7 +22,7 @@ from liqscope.model.grid import PriceGrid
 from liqscope.signals.measured import MODES, measured_map
 from liqscope.sim.accounts import TruePosition
 from liqscope.sim.exchange import SimExchanges
-from liqscope.sim.exchange.hyperliquid import HyperliquidServer, fmt_hl_px, fmt_num
+from liqscope.sim.exchange.hyperliquid import HyperliquidServer, address, fmt_hl_px, fmt_num
 from liqscope.sim.market import Market
 from liqscope.sim.scenarios import scenario
 from liqscope.store.sqlite import SqliteStore
@@ -178,13 +178,13 @@ def test_measured_map_equals_truth_within_budget(
 
     # coverage: accounts known / polled, measured size over the venue's open interest
     cov = mm.coverage
-    assert cov.accounts_known == len(poller.accounts)
-    assert cov.accounts_polled == len(srv.accounts.served) == len(poller.accounts)
+    assert cov.accounts.known == len(poller.accounts)
+    assert cov.accounts.polled == len(srv.accounts.served) == len(poller.accounts)
     oi = store.open_interest("hyperliquid", "BTC", now - 3_600_000, now + 1)[-1].oi_base
     long_qty = sum(p.qty for p in truth if p.side > 0)
     assert cov.oi_base == pytest.approx(oi)
-    assert cov.long_share == pytest.approx(long_qty / oi, rel=1e-4)
-    assert 0 < cov.long_share < 1  # accounts never seen trading are not measured
+    assert cov.share[0] == pytest.approx(long_qty / oi, rel=1e-4)
+    assert 0 < cov.share[0] < 1  # accounts never seen trading are not measured
     store.close()
 
     # the CLI reads the same store: positions near liquidation, and the measured map
@@ -198,7 +198,7 @@ def test_measured_map_equals_truth_within_budget(
             if p.liquidation_px and abs(m - p.liquidation_px) <= 0.05 * m]  # fmt: skip
     assert body["matched"] == len(near)
     assert all(r["distance_pct"] <= 5.0 for r in body["positions"])
-    assert body["coverage"]["accounts"]["polled"] == cov.accounts_polled
+    assert body["coverage"]["accounts"]["polled"] == cov.accounts.polled
     code, out, err = run_cli(monkeypatch, capsys, "positions", "--symbol", "BTC", "--db", db)
     assert code == 0 and "accounts known" in out, err
     csv_out = tmp_path / "measured.csv"
@@ -219,7 +219,7 @@ def test_measured_map_equals_truth_within_budget(
     sc = measured["models"]["all"]
     assert set(sc) >= {"long", "short", "total", "coverage"}
     assert 0.0 <= sc["long"]["top20_overlap"] <= 1.0 and sc["long"]["emd_pct"] >= 0.0
-    assert sc["coverage"]["accounts"]["polled"] == cov.accounts_polled
+    assert sc["coverage"]["accounts"]["polled"] == cov.accounts.polled
     for bad in (["--near", "x%"], ["--venue", "binance"]):
         code, out, err = run_cli(monkeypatch, capsys, "positions", "--symbol", "BTC", "--db", db,
                                  *bad)  # fmt: skip
@@ -257,3 +257,65 @@ def test_poller_backs_off_on_429_and_recovers(sim: SimExchanges, tmp_path: Path)
     assert sum(polls[1:]) > 0  # and polled again afterwards
     assert len(srv.accounts.served) == len(poller.accounts)  # everyone reached in the end
     store.close()
+
+
+def test_poll_command_and_calibrate_from_measured(
+    sim: SimExchanges,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``liqscope positions poll`` outside the tests' poller loop: the accounts of a list file
+    polled within the budget into a store; ``calibrate --from-measured`` fits the tier weights
+    of the leverage mix the simulator holds for those accounts; bad input: one line."""
+    srv = server(sim)
+    budget = srv.accounts.enforce()
+    for _ in range(30):
+        sim.advance(1000)
+    open_ids = sorted(int(i) for i in srv._open("BTC").id)
+    assert len(open_ids) > 60
+    listed = [address("pos:BTC", i) for i in open_ids[:60]] + [address("nobody", 1)]
+    addresses = tmp_path / "whales.txt"
+    addresses.write_text("# simulated accounts\n" + "\n".join(listed) + "\n")
+    db = str(tmp_path / "p.sqlite")
+    rest = sim.urls()["hyperliquid"].rest
+    args = ["positions", "poll", "--url", rest, "--addresses", str(addresses), "--db", db]
+    code, out, err = run_cli(monkeypatch, capsys, *args, "--run-for", "1")
+    assert code == 0, err
+    assert "61 accounts known; 61 polls" in out
+    assert budget.rejected == 0 and 0 < budget.max_requested() <= 1200
+    assert set(srv.accounts.served) == set(listed)  # every listed account polled once
+    truth = srv.accounts.truth("BTC")
+    assert len(truth) == 60
+    code, out, err = run_cli(monkeypatch, capsys, "positions", "--symbol", "BTC", "--json",
+                             "--db", db, "--limit", "1000")  # fmt: skip
+    assert code == 0, err
+    stored = orjson.loads(out)
+    assert stored["matched"] == 60 and stored["coverage"]["accounts"]["known"] == 61
+
+    # the tier weights of the measured leverage mix vs the simulator's own positions
+    code, out, err = run_cli(monkeypatch, capsys, "calibrate", "--from-measured", "--symbol",
+                             "BTC", "--preset", "all", "--db", db, "--json")  # fmt: skip
+    assert code == 0, err
+    fit = json.loads(out)["measured"]
+    tiers = np.log(np.asarray(fit["leverages"]))
+    want = np.zeros(tiers.size)
+    for p in truth:  # each true position's USD at entry to the tier nearest its leverage
+        want[int(np.abs(np.log(p.leverage) - tiers).argmin())] += p.qty * p.entry_px
+    np.testing.assert_allclose(fit["tier_weights"], want / want.sum(), atol=1e-4)
+    assert fit["positions"] == 60
+    assert not np.allclose(fit["tier_weights"], (0.25, 0.30, 0.25, 0.12, 0.08), atol=0.02)
+
+    # bad input and an unreachable venue: one line, non-zero exit, nothing stored lost
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0xnothex\n")
+    for extra in (["--url", "http://127.0.0.1:9", "--db", db],
+                  ["--url", rest, "--addresses", str(bad), "--db", db],
+                  ["--url", rest, "--addresses", str(tmp_path / "missing.txt"), "--db", db],
+                  ["--url", "ftp://x", "--db", db]):  # fmt: skip
+        code, out, err = run_cli(monkeypatch, capsys, "positions", "poll", *extra)
+        assert code != 0 and err.startswith("error:") and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1, err
+    code, out, err = run_cli(monkeypatch, capsys, "positions", "--symbol", "BTC", "--json",
+                             "--db", db)  # fmt: skip
+    assert code == 0 and orjson.loads(out)["matched"] == 60

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from liqscope.api.app import Settings, create_app
 from liqscope.domain.clock import ManualClock
-from liqscope.sim.synthetic import MINUTE, fill_store
+from liqscope.domain.intervals import MINUTE_MS as MINUTE
+from liqscope.sim.synthetic import fill_store
 from liqscope.store.sqlite import SqliteStore
 
 START_MS = 1_760_000_000_000 // 3_600_000 * 3_600_000
@@ -31,3 +35,22 @@ def store_app(
         fill_store(store, START_MS, minutes, markets, liquidations_per_day)
     clock = ManualClock(START_MS + minutes * MINUTE)
     return create_app(Settings(db_path=str(db), clock=clock))
+
+
+def asgi_get(app: FastAPI, path: str, **params: Any) -> httpx.Response:
+    """One GET to ``app`` in process (ASGI transport, loopback Host)."""
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            return await c.get(path, params=params)
+
+    return asyncio.run(go())
+
+
+def asgi_ok(app: FastAPI, path: str, **params: Any) -> dict[str, Any]:
+    """The JSON body of a GET that must answer 200."""
+    r = asgi_get(app, path, **params)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body

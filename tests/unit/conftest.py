@@ -12,7 +12,7 @@ import pytest
 
 from liqscope.store import open_store
 from liqscope.store.base import Store
-from pg_server import find_bin, postgres_server  # tests/ is on sys.path (rootdir conftest)
+from pg_server import reset_pg, server_or_skip  # tests/ is on sys.path (rootdir conftest)
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -20,25 +20,8 @@ BACKENDS = ["sqlite", "postgresql"]
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """The URL of a throw-away PostgreSQL server for this test session."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg 3 is not installed (pip install 'psycopg[binary]')")
-    if find_bin() is None:
-        pytest.skip(
-            "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql"
-        )
-    with postgres_server() as url:
+    with server_or_skip() as url:
         yield url
-
-
-def reset_pg(url: str) -> None:
-    """Drop everything a test left in the database."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from api_app import START_MS, store_app
+from api_app import START_MS, asgi_get, asgi_ok, store_app
 
 from liqscope.api import schemas
 from liqscope.domain.events import Liquidation, OpenInterest
@@ -21,19 +20,11 @@ BACKEND = APP.state.service.backend
 
 
 def get(path: str, app: Any = APP, **params: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
-            return await c.get(path, params=params)
-
-    return asyncio.run(go())
+    return asgi_get(app, path, **params)
 
 
 def ok(path: str, **params: Any) -> dict[str, Any]:
-    r = get(path, **params)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
+    return asgi_ok(APP, path, **params)
 
 
 def test_heatmap_reduced_to_width_and_height() -> None:

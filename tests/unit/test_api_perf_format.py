@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from api_app import START_MS, store_app
+from api_app import START_MS, asgi_get, asgi_ok, store_app
 
 from liqscope.api import schemas
 from liqscope.api.encoding import decode_bin, round_significant
@@ -25,19 +25,11 @@ PARAMS: dict[str, Any] = {"symbol": "BTCUSDT", "range": "24h", "width": 300, "he
 
 
 def get(app: Any, path: str = "/api/heatmap", **params: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
-            return await c.get(path, params=params)
-
-    return asyncio.run(go())
+    return asgi_get(app, path, **params)
 
 
 def ok(app: Any, **params: Any) -> dict[str, Any]:
-    r = get(app, **params)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
+    return asgi_ok(app, "/api/heatmap", **params)
 
 
 def test_bin_format_decodes_to_the_json_matrix() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import OpenInterest
+from liqscope.domain.intervals import DAY_MS
 from liqscope.ingest.hl_positions import (
     Account,
     ClientBudget,
@@ -18,7 +19,15 @@ from liqscope.ingest.hl_positions import (
     repoll_interval_ms,
 )
 from liqscope.model.grid import PriceGrid
-from liqscope.signals.measured import measured_map, score_measured, top_overlap
+from liqscope.model.presets import PRESETS
+from liqscope.signals.measured import (
+    fit_leverage_tiers,
+    measured_map,
+    nearest_liquidations,
+    position_row,
+    score_measured,
+    top_overlap,
+)
 from liqscope.sim.accounts import WeightBudget, info_weight, liquidation_px
 from liqscope.store.base import Store
 from liqscope.store.positions import (
@@ -86,8 +95,8 @@ def test_measured_map_bins_and_coverage(any_store: Store) -> None:
     assert mm.levels[0, 3].sum() == pytest.approx(50_000.0)  # 20x: tier 3 = [20, 30)
     assert mm.outside_usd[0] == pytest.approx(25_000.0)
     cov = mm.coverage
-    assert cov.long_share == pytest.approx(0.75 / 4.0) and cov.short_share == pytest.approx(0.25)
-    assert (cov.accounts_known, cov.accounts_polled) == (3, 3)
+    assert cov.share == pytest.approx((0.75 / 4.0, 0.25))
+    assert (cov.accounts.known, cov.accounts.polled) == (3, 3)
     d = mm.to_dict()
     assert d["source"] == "measured" and sum(d["long_usd"]) == pytest.approx(50_000.0)
 
@@ -160,3 +169,53 @@ def test_trade_users_parse() -> None:
     )
     assert parse_trade_users(frame) == [(A, "BTC", 50_000.0), (B, "BTC", 50_000.0)]
     assert parse_trade_users('{"channel":"pong"}') == []
+
+
+def test_retention_deletes_polls_with_their_snapshots(any_store: Store) -> None:
+    record_accounts(any_store, V, [(A, "trades"), (B, "file")], T0)
+    old, new = T0, T0 + 3 * DAY_MS
+    record_polls(any_store, [
+        AccountPoll(V, A, old, (snap(A, old, 1.0, 90_000.0),)),
+        AccountPoll(V, B, old, (snap(B, old, -1.0, 110_000.0),)),
+        AccountPoll(V, A, new, (snap(A, new, 2.0, 91_000.0),)),
+    ])  # fmt: skip
+    now = new + DAY_MS // 2
+    # only the snapshots named: their polls go too (a poll left alone would read "no position")
+    deleted = any_store.delete_older_than({"position_snapshots": 1}, now)
+    assert (deleted["position_polls"], deleted["position_snapshots"]) == (2, 2)
+    assert [(p.address, p.size) for p in positions_at(any_store, V, "BTC", now)] == [(A, 2.0)]
+    assert positions_at(any_store, V, "BTC", old + 1) == []  # history before the cutoff: gone
+    assert account_counts(any_store, V, now, DAY_MS).known == 2  # the accounts are kept
+    assert known_accounts(any_store, V) == [(A, "trades"), (B, "file")]
+    # one figure for every table covers the position tables too
+    gone = any_store.delete_older_than(0, now)
+    assert (gone["position_polls"], gone["position_snapshots"]) == (1, 1)
+    assert positions_at(any_store, V, "BTC", now) == []
+
+
+def test_nearest_liquidations_and_rows() -> None:
+    far = snap(A, T0, 1.0, 80_000.0)  # mark 100 000 (positionValue / size): 20 % away
+    near = snap(B, T0, -0.5, 102_000.0, "cross")  # 2 % away
+    none = snap(C, T0, 3.0, None)
+    assert nearest_liquidations([far, none, near]) == [near, far, none]
+    assert nearest_liquidations([far, none, near], within=0.05) == [near]
+    row = position_row(near)
+    assert row["side"] == "short" and row["distance_pct"] == pytest.approx(2.0)
+    assert row["notional_usd"] == pytest.approx(50_000.0) and row["margin_mode"] == "cross"
+    assert position_row(none)["distance_pct"] is None
+
+
+def test_leverage_fit_assigns_usd_to_the_nearest_tier() -> None:
+    base = PRESETS["all"]  # tiers 5, 10, 25, 50, 100
+    pos = [
+        snap(A, T0, 1.0, 90_000.0, lev=3.0),  # nearer 5 than anything else: 5x
+        snap(B, T0, 1.0, 90_000.0, lev=7.0),  # log-midpoint of 5 and 10 is 7.07: 5x
+        snap(C, T0, 2.0, 90_000.0, lev=40.0),  # midpoint of 25 and 50 is 35.4: 50x
+    ]
+    fit = fit_leverage_tiers(pos, base, T0)
+    assert fit.config.leverages == base.leverages and fit.config.name == "measured"
+    assert fit.usd_by_tier == pytest.approx((200_000.0, 0.0, 0.0, 200_000.0, 0.0))
+    assert fit.config.tier_weights == pytest.approx((0.5, 0.0, 0.0, 0.5, 0.0))
+    assert fit.to_dict()["positions"] == 3
+    with pytest.raises(InputError, match="no measured positions"):
+        fit_leverage_tiers([], base, T0)

@@ -116,8 +116,8 @@ def test_oi_holes_are_carried_and_flagged() -> None:
     assert r.oi_filled.tolist() == [i in (0, 10, 11) for i in range(30)]
     assert r.oi_usd[10] == pytest.approx(s.oi_base[9] * (s.high[10] + s.low[10] + s.close[10]) / 3)
     assert np.isfinite(r.live).all()
-    with pytest.raises(InputError, match="no value"):
-        replace(s, oi_base=np.full(30, np.nan))
+    with pytest.raises(InputError, match="no value"):  # a fresh run needs one OI value
+        estimate(replace(s, oi_base=np.full(30, np.nan)), cfg, ratios=shortcut_ratios(cfg))
 
 
 @pytest.mark.parametrize(
@@ -187,3 +187,16 @@ def test_grid_spans_only_the_grid_tiers_and_far_levels_are_never_consumed() -> N
     assert 0.02 < got / r_near.consumed.sum() < 0.3
     with pytest.raises(InputError, match="grid_leverages"):
         replace(far, grid_leverages=(3.0,))
+
+
+@pytest.mark.parametrize("scenario", ["calm", "trending", "squeeze", "cascade"])
+def test_live_tracks_oi_on_each_side_on_the_market_simulator(scenario: str) -> None:
+    """The simulator's own OI path (liquidation cascades, squeezes): v2 live/OI stays in
+    [0.9, 1.1] per side at every step; v1 drifts on the same path."""
+    from liqscope.signals.scorecard import estimate_sim, simulate
+
+    sim = simulate(scenario, 2, 24)
+    ratio = estimate_sim(sim, preset("all")).invariant()[1]
+    assert np.all((ratio >= 0.9) & (ratio <= 1.1)), (ratio.min(axis=0), ratio.max(axis=0))
+    v1 = estimate_sim(sim, replace(preset("all"), book="net")).invariant()[1]
+    assert np.nanmax(np.abs(v1 - 1.0)) > 0.1

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from liqscope.domain.errors import InputError, VenueError
-from liqscope.venues.base import Channel, MalformedFrame, VenueAdapter, interval_ms
+from liqscope.domain.intervals import interval_ms
+from liqscope.venues.base import Channel, MalformedFrame, VenueAdapter
 from liqscope.venues.registry import adapter, names
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import httpx
 import pytest
-from api_app import store_app
+from api_app import asgi_get, asgi_ok, store_app
 
 from liqscope.signals.storage import SignalStore
 
@@ -17,19 +16,11 @@ DB = APP.state.service.backend.path
 
 
 def get(path: str, **params: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=APP)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
-            return await c.get(path, params=params)
-
-    return asyncio.run(go())
+    return asgi_get(APP, path, **params)
 
 
 def ok(path: str, **params: Any) -> dict[str, Any]:
-    r = get(path, **params)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
+    return asgi_ok(APP, path, **params)
 
 
 def test_alerts_lists_stored_alerts_newest_first() -> None:

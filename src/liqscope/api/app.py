@@ -15,7 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from liqscope.api import overview, schemas
@@ -38,16 +43,29 @@ from liqscope.api.params import (
 )
 from liqscope.api.security import TOKEN_COOKIE, Guard
 from liqscope.api.source import StoreSource
-from liqscope.api.views import catalogue, heatmap, realized, series
+from liqscope.api.views import catalogue, heatmap, measured, predict, realized, series
 from liqscope.api.views import map as map_view
 from liqscope.api.views.signals import SignalViews
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError
+from liqscope.export.png import PALETTE_PATH
 
-__all__ = ["API_VERSION", "WEB_DIR", "Settings", "create_app", "plotly_js_path"]
+__all__ = [
+    "API_VERSION",
+    "WEB_DIR",
+    "Settings",
+    "create_app",
+    "docs_assets_dir",
+    "plotly_js_path",
+]
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 API_VERSION = "1"
+PALETTE_JS_HEAD = b"/* web/palette.json, served by api/app.py */\nconst PALETTE = Object.freeze("
+PALETTE_JS_TAIL = b""");
+for (const [name, key] of [["--long", "long"], ["--short", "short"], ["--accent", "price"]])
+  document.documentElement.style.setProperty(name, PALETTE[key]);
+"""
 
 
 @dataclass
@@ -74,6 +92,35 @@ def plotly_js_path() -> Path:
     if spec is None or spec.origin is None:
         raise InputError("the plotly package is not installed (it ships plotly.min.js)")
     return Path(spec.origin).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def docs_assets_dir() -> Path:
+    """Swagger UI and ReDoc dist files shipped inside the installed ``fastapi_offline``
+    package (``/docs`` and ``/redoc`` load them from ``/static/docs/``, never a CDN)."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        raise InputError("the fastapi-offline package is not installed (it ships Swagger UI)")
+    return Path(spec.origin).resolve().parent / "static"
+
+
+def _docs_routes(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` over ``/openapi.json``, assets served locally."""
+    app.mount("/static/docs", StaticFiles(directory=docs_assets_dir()), name="docs-assets")
+    spec, title, assets = "/openapi.json", f"{app.title} API", "/static/docs/"
+    views: dict[str, Callable[[], HTMLResponse]] = {
+        "/docs": lambda: get_swagger_ui_html(
+            openapi_url=spec, title=title, oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=assets + "swagger-ui-bundle.js",
+            swagger_css_url=assets + "swagger-ui.css", swagger_favicon_url=assets + "favicon.png",
+        ),
+        "/docs/oauth2-redirect": get_swagger_ui_oauth2_redirect_html,
+        "/redoc": lambda: get_redoc_html(
+            openapi_url=spec, title=title, redoc_js_url=assets + "redoc.standalone.js",
+            redoc_favicon_url=assets + "favicon.png", with_google_fonts=False,
+        ),
+    }  # fmt: skip
+    for path, view in views.items():
+        app.get(path, include_in_schema=False)(view)
 
 
 def _error(status: int, param: str | None, message: str) -> JSONResponse:
@@ -123,6 +170,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=API_VERSION,
         description="Liquidation heatmaps, maps and realized liquidations. See docs/api.md.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = ctx
     app.state.context = ctx
@@ -222,6 +271,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def ws(websocket: WebSocket) -> None:
         await hub.handle(websocket)
 
+    @app.get("/static/palette.js", include_in_schema=False)
+    def palette_js() -> Response:
+        """``web/palette.json`` as the pages' ``PALETTE`` (and the CSS side colours)."""
+        return Response(PALETTE_JS_HEAD + PALETTE_PATH.read_bytes() + PALETTE_JS_TAIL,
+                        media_type="application/javascript",
+                        headers={"Cache-Control": "no-cache"})  # fmt: skip
+
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
         return FileResponse(
@@ -242,6 +298,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.get("/", include_in_schema=False)(page("index.html"))
     app.include_router(overview.router)
+    app.include_router(measured.router)
+    app.include_router(predict.router)
+    _docs_routes(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts, token=settings.token)
     return app

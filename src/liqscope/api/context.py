@@ -3,7 +3,8 @@ request parameters (market, venues, window, preset, tiers) into checked values.
 
 Markets are estimated only through :func:`liqscope.model.estimate_market`, with the
 preset's own grid policy, so the API's grids are those of ``liqscope check`` and the
-alerts on the same store and window.
+alerts on the same store and window; a view's run is extended by new steps from its kept
+state (:class:`liqscope.api.columns.ColumnRuns`) rather than run again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from liqscope.api.cache import Budget, Cache, Latest
+from liqscope.api.columns import ColumnRuns
 from liqscope.api.encoding import Body
 from liqscope.api.errors import ApiError
 from liqscope.api.params import WindowSel
@@ -23,13 +25,21 @@ from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError
 from liqscope.domain.intervals import DAY_MS, HOUR_MS, INTERVALS, MINUTE_MS, RANGES, interval_ms
 from liqscope.domain.types import Venue
-from liqscope.model import MarketEstimate, estimate_market
+from liqscope.model import MarketEstimate
 from liqscope.model.config import ModelConfig
 from liqscope.model.estimator import column_width_ms
 from liqscope.model.presets import PRESETS
 from liqscope.model.steps import Steps as ModelSteps
 
-__all__ = ["RANGES", "Context", "Window", "parse_interval", "parse_time", "tier_label"]
+__all__ = [
+    "RANGES",
+    "Context",
+    "Window",
+    "parse_interval",
+    "parse_time",
+    "tier_label",
+    "view_head",
+]
 
 # model step used when the request names none: fine enough to follow the path, coarse
 # enough that a long range stays a few thousand columns
@@ -49,6 +59,19 @@ MIN_MS, MAX_MS = 946_598_400_000, 9_999_999_999_999  # 1999-12-31 .. 2286 (13 di
 
 def tier_label(lev: float) -> str:
     return f"{lev:g}x"
+
+
+def view_head(
+    market: str, venues: Sequence[str], aggregate: bool, start: int, end: int
+) -> dict[str, Any]:
+    """The fields every market view's body starts with."""
+    return {
+        "symbol": market,
+        "venues": list(venues),
+        "aggregate": aggregate,
+        "start": start,
+        "end": end,
+    }
 
 
 def parse_time(value: str, param: str) -> int:
@@ -128,8 +151,11 @@ class Context:
         self.source = source
         self.clock = clock
         self.responses = Cache(cache_items, CACHE_BYTES)
-        self.latest: Latest[Body] = Latest(self.responses)
+        # a reader gets the held body at once while a view is refreshed (no waiting on it)
+        self.latest: Latest[Body] = Latest(self.responses, wait_s=0.0)
         self.estimates = Cache(8)
+        self.columns = ColumnRuns(max_items=4)  # runs kept at their last closed column
+        self.tallies = Cache(64)  # realized bars per view, extended by new rows (views.realized)
         self.model_budget = Budget(MODEL_SLOTS, MODEL_WAIT_S)
         self.started_ms = clock.now_ms()
 
@@ -322,8 +348,9 @@ class Context:
                     steps[v] = s
             if not steps:
                 return None
+            view = (tuple(venues), market, step, preset, column_ms)  # one kept run per view
             est = self.model_budget.run(
-                lambda: _estimate(list(steps.values()), cfg, skipped), "model run"
+                lambda: _estimate(self.columns, view, steps, cfg, skipped), "model run"
             )
             return None if est is None else ModelRun(est, steps)
 
@@ -340,9 +367,13 @@ class ModelRun:
 
 
 def _estimate(
-    steps: Sequence[ModelSteps], cfg: ModelConfig, skipped: dict[str, str]
+    columns: ColumnRuns,
+    view: tuple[Any, ...],
+    steps: dict[str, ModelSteps],
+    cfg: ModelConfig,
+    skipped: dict[str, str],
 ) -> MarketEstimate | None:
     try:
-        return estimate_market(steps, cfg, skipped=skipped)
+        return columns.estimate(view, steps, cfg, skipped)
     except InputError:
         return None  # no venue's rules can price it

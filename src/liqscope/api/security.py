@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from liqscope.domain.net import LOOPBACK_HOSTS, is_loopback
+
 __all__ = ["LOOPBACK_HOSTS", "TOKEN_COOKIE", "Guard", "is_loopback"]
 
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "localhost.localdomain")
 TOKEN_COOKIE = "liqscope_token"
 PUBLIC_PREFIXES = ("/static/",)
 
@@ -28,12 +29,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or address to bind or serve) is the loopback interface."""
-    h = host.strip().strip("[]").lower()
-    return h in LOOPBACK_HOSTS or h.startswith("127.")
 
 
 def _hostname(value: str) -> str:

@@ -1,7 +1,10 @@
 """The API's read side of the store: one read-only handle per thread, the stored markets,
 data versions (cache keys) and the rows each view renders.
 
-Estimator input comes only from :func:`liqscope.store.readers.read_steps`; everything here
+The store is opened with :func:`liqscope.store.open_store` (a SQLite path or a
+``postgresql://`` URL). Estimator input comes only from
+:func:`liqscope.store.readers.read_steps`, through one :class:`StepsCache`, so a refresh
+after a writer's new rows reads only those rows and the last steps; everything here
 returns the store's and the domain's own objects. Feed ids (``/ws`` and
 ``/api/liquidations/feed``) are the store's liquidation insertion sequence, so a row reaches
 the live feed however late it is stored relative to its event time.
@@ -23,9 +26,9 @@ from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.events import Liquidation, OpenInterest
 from liqscope.domain.registry import market_of, native_symbol, sampled_feed
 from liqscope.model.steps import Steps as ModelSteps
-from liqscope.store.base import Steps
-from liqscope.store.readers import read_steps
-from liqscope.store.sqlite import SqliteStore
+from liqscope.store.backends import open_store
+from liqscope.store.base import Steps, Store
+from liqscope.store.readers import StepsCache, read_steps
 
 __all__ = ["MarketRef", "MarketStatus", "StoreSource", "StoredLiquidation"]
 
@@ -69,12 +72,14 @@ class MarketStatus:
 
 
 class StoreSource:
-    """Reads one SQLite store file (which another process may be writing)."""
+    """Reads one store (a SQLite file or a PostgreSQL database another process may be
+    writing)."""
 
-    def __init__(self, db_path: str | Path, clock: Clock = SYSTEM_CLOCK) -> None:
-        self.path = Path(db_path)
+    def __init__(self, db: str | Path, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.location = db
         self.clock = clock
-        SqliteStore(self.path, clock=clock).close()  # create / migrate once
+        open_store(db, clock=clock).close()  # create / migrate once
+        self.steps_cache = StepsCache()
         self._local = threading.local()
         self._markets: tuple[float, list[MarketRef]] = (0.0, [])
         self._versions: dict[tuple[Any, ...], tuple[float, tuple[int, ...]]] = {}
@@ -82,11 +87,16 @@ class StoreSource:
         self._status: dict[str, tuple[float, list[MarketStatus]]] = {}
         self._lock = threading.Lock()
 
-    def store(self) -> SqliteStore:
-        """This thread's read-only handle on the store (SQLite objects are per thread)."""
-        st: SqliteStore | None = getattr(self._local, "store", None)
+    @property
+    def path(self) -> Path:
+        """The store's file (as the store names it; see ``Store.path``)."""
+        return self.store().path
+
+    def store(self) -> Store:
+        """This thread's read-only handle on the store (connections are per thread)."""
+        st: Store | None = getattr(self._local, "store", None)
         if st is None:
-            st = SqliteStore(self.path, readonly=True, clock=self.clock)
+            st = open_store(self.location, readonly=True, clock=self.clock)
             self._local.store = st
         return st
 
@@ -170,21 +180,23 @@ class StoreSource:
         self, venue: str, market: str, t0: int, t1: int, interval_ms: int
     ) -> ModelSteps | None:
         """The estimator input (the one store reader), None without enough data."""
-        return read_steps(self.store(), venue, self.native(venue, market), t0, t1, interval_ms)
+        native = self.native(venue, market)
+        return read_steps(self.store(), venue, native, t0, t1, interval_ms, self.steps_cache)
 
     def open_interest(self, venue: str, market: str, t0: int, t1: int) -> list[OpenInterest]:
         return self.store().open_interest(venue, self.native(venue, market), t0, t1)
 
     def liquidations(
-        self,
-        venues: Sequence[str],
-        market: str | None,
-        t0: int,
-        t1: int,
-        min_usd: float = 0.0,
-        limit: int | None = None,
-        newest_first: bool = False,
+        self, venues: Sequence[str], market: str | None, t0: int, t1: int, **query: Any
     ) -> list[StoredLiquidation]:
+        """Stored liquidations of ``market`` (None: all) on ``venues`` in ``[t0, t1)``;
+        ``query``: ``min_usd`` (0), ``limit`` (None) and ``newest_first`` (False) as
+        ``Store.liquidation_rows`` takes them."""
+        min_usd = float(query.pop("min_usd", 0.0))
+        limit: int | None = query.pop("limit", None)
+        newest_first = bool(query.pop("newest_first", False))
+        if query:
+            raise TypeError(f"unknown liquidations() options: {', '.join(query)}")
         refs = [
             m
             for m in self.markets()

@@ -7,16 +7,17 @@ folder. The same task run in-process gives the same bytes.
 
 from __future__ import annotations
 
-import inspect
 import os
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from liqscope.batch.source import Reader, Source
@@ -24,15 +25,14 @@ from liqscope.domain.errors import LiqscopeError
 from liqscope.domain.intervals import DAY_MS, HOUR_MS, MINUTE_MS
 from liqscope.export.grid import grid_table, write_grid
 from liqscope.export.predicted import write_predicted
-from liqscope.model import market as model_market
 from liqscope.model.config import ModelConfig
-from liqscope.model.market import MarketEstimate, estimate_market
+from liqscope.model.market import MarketEstimate, concat_estimates, estimate_market, market_plan
 from liqscope.model.predict import combined, predicted_liquidations
 from liqscope.model.presets import preset as get_preset
+from liqscope.model.state import EstimatorState
 from liqscope.model.steps import Steps
 
 __all__ = [
-    "CHUNKING_SUPPORTED",
     "JOBS",
     "MarketTask",
     "TaskResult",
@@ -42,10 +42,6 @@ __all__ = [
 
 JOBS = ("heatmap", "predict", "score")
 SUFFIX = {"heatmap": ".parquet", "predict": ".parquet", "score": ".json"}
-
-CHUNKING_SUPPORTED = "initial" in inspect.signature(estimate_market).parameters
-"""True once ``estimate_market`` accepts the estimator state to start from (``initial=``):
-only then are long ranges split in time (results must equal one run exactly)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +61,8 @@ class MarketTask:
     row_ms: int = HOUR_MS
     """``predict``: row interval; ``score``: evaluation window."""
     chunk_ms: int | None = None
-    """Split the range in time chunks of this length (only with ``CHUNKING_SUPPORTED``)."""
+    """Split the range in time chunks of about this length, the estimator state carried
+    across (the same bytes as one piece)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +119,11 @@ def _config(task: MarketTask) -> ModelConfig:
     return cfg
 
 
-def _read(reader: Reader, task: MarketTask, t0: int, t1: int) -> tuple[list[Steps], dict[str, str]]:
+def _read(reader: Reader, task: MarketTask) -> tuple[list[Steps], dict[str, str]]:
+    """The steps of each venue over the task's range, and the venues left out with why."""
     steps, skipped = [], {}
     for venue, native in task.natives:
-        s = reader.steps(venue, native, t0, t1, task.interval_ms)
+        s = reader.steps(venue, native, task.t0, task.t1, task.interval_ms)
         if s is None:
             skipped[venue] = f"{native}: fewer than two steps with both prices and OI"
         else:
@@ -134,38 +132,34 @@ def _read(reader: Reader, task: MarketTask, t0: int, t1: int) -> tuple[list[Step
 
 
 def _chunked(
-    reader: Reader, task: MarketTask, cfg: ModelConfig
-) -> tuple[MarketEstimate, list[Steps]]:
-    """The market estimated chunk by chunk, the estimator state carried across chunks.
-
-    Needs the model API reported in docs/scaling.md (``initial=`` on ``estimate_market``,
-    ``MarketEstimate.state``, ``model.market.market_plan``); only called when
-    :data:`CHUNKING_SUPPORTED`."""
-    steps, skipped = _read(reader, task, task.t0, task.t1)
-    plan: Any = model_market.market_plan  # type: ignore[attr-defined]  # the API asked for
-    grid, ratios, cfg = plan(steps, cfg)
-    state: Any = None
+    steps: list[Steps], skipped: dict[str, str], task: MarketTask, cfg: ModelConfig, chunk_ms: int
+) -> tuple[MarketEstimate, int]:
+    """The market estimated chunk by chunk, each venue's estimator state carried from one
+    chunk to the next, on the grid, ratios and column width of the whole range
+    (``model.market.market_plan``); joined with ``concat_estimates`` it equals one run.
+    Returns the estimate and the number of chunks."""
+    grid, ratios, cfg = market_plan(steps, cfg)
+    state: Mapping[str, EstimatorState] = {}
     parts: list[MarketEstimate] = []
-    for a, b in chunk_bounds(task.t0, task.t1, task.chunk_ms or DAY_MS, cfg.column_ms or DAY_MS):
-        piece, _ = _read(reader, task, a, b)
+    for a, b in chunk_bounds(task.t0, task.t1, chunk_ms, cfg.column_ms or task.interval_ms):
+        cut = [s.slice(*(int(i) for i in np.searchsorted(s.ts, [a, b]))) for s in steps]
+        piece = [p for p in cut if len(p)]
         if piece:
-            kwargs: dict[str, Any] = {"initial": state}
-            est = estimate_market(piece, cfg, grid, ratios=ratios, skipped=skipped, **kwargs)
-            state = est.state  # type: ignore[attr-defined]  # the API asked for
+            est = estimate_market(piece, cfg, grid, ratios=ratios, skipped=skipped, initial=state)
+            state = est.state
             parts.append(est)
-    concat: Any = model_market.concat_estimates  # type: ignore[attr-defined]  # the API asked for
-    result: MarketEstimate = concat(parts)
-    return result, steps
+    return concat_estimates(parts), len(parts)
 
 
 def _estimate(
     reader: Reader, task: MarketTask, cfg: ModelConfig
-) -> tuple[MarketEstimate, list[Steps]]:
-    """The market's estimate and the steps of each venue."""
-    if task.chunk_ms is not None and CHUNKING_SUPPORTED and task.t1 - task.t0 > task.chunk_ms:
-        return _chunked(reader, task, cfg)
-    steps, skipped = _read(reader, task, task.t0, task.t1)
-    return estimate_market(steps, cfg, skipped=skipped), steps
+) -> tuple[MarketEstimate, list[Steps], int]:
+    """The market's estimate, the steps of each venue and the number of time chunks."""
+    steps, skipped = _read(reader, task)
+    if task.chunk_ms is not None and task.t1 - task.t0 > task.chunk_ms and steps:
+        est, chunks = _chunked(steps, skipped, task, cfg, task.chunk_ms)
+        return est, steps, chunks
+    return estimate_market(steps, cfg, skipped=skipped), steps, 1
 
 
 def _file_bytes(suffix: str, write: Any) -> bytes:
@@ -227,8 +221,9 @@ def run_task(task: MarketTask) -> TaskResult:
     try:
         cfg = _config(task)
         with task.source.reader() as reader:
-            est, steps = _estimate(reader, task, cfg)
+            est, steps, chunks = _estimate(reader, task, cfg)
             summary: dict[str, Any] = {
+                "chunks": chunks,
                 "venues": list(est.used),
                 "skipped": dict(est.skipped),
                 "steps": {v: len(r.ts) for v, r in est.venues.items()},

@@ -34,8 +34,8 @@ def _local(tasks: Sequence[MarketTask], workers: int) -> Iterator[TaskResult]:
     # spawn: a clean interpreter per worker (no inherited threads or open connections)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(run_task, t) for t in tasks]
-        for f in as_completed(futures):
+        # no list of futures is kept: a result (a whole grid file) is freed once handed on
+        for f in as_completed([pool.submit(run_task, t) for t in tasks]):
             yield f.result()
 
 
@@ -49,8 +49,11 @@ def _dask(tasks: Sequence[MarketTask], address: str) -> Iterator[TaskResult]:
         raise InputError(f"--scheduler {address}: cannot connect ({exc})") from None
     try:
         futures = client.map(run_task, list(tasks), pure=False)
-        for f in dask_completed(futures):  # type: ignore[no-untyped-call]  # distributed is partly unannotated
+        done = dask_completed(futures)  # type: ignore[no-untyped-call]  # distributed is partly unannotated
+        del futures  # each result is released on the cluster once fetched, not held to the end
+        for f in done:
             result: TaskResult = f.result()
+            f.release()
             yield result
     finally:
         client.close()  # type: ignore[no-untyped-call]  # distributed is partly unannotated

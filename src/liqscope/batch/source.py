@@ -19,7 +19,7 @@ from liqscope.domain.registry import market_of
 from liqscope.lake import read as lake_read
 from liqscope.model.steps import Steps
 from liqscope.signals.scorecard import Realized, realized_from_store
-from liqscope.store import open_store
+from liqscope.store import is_server_url, open_store
 from liqscope.store import readers as store_readers
 from liqscope.store.base import Store
 
@@ -71,7 +71,7 @@ class Source:
     def __post_init__(self) -> None:
         if (self.lake is None) == (self.db is None):
             raise InputError("give exactly one of --lake DIR or --db FILE|URL")
-        if self.db is not None and "://" not in self.db and not Path(self.db).is_file():
+        if self.db is not None and not is_server_url(self.db) and not Path(self.db).is_file():
             raise InputError(f"no store at {self.db}")
 
     @property

@@ -65,7 +65,7 @@ def alerts(
             store.close()
     else:
         path = find_store(db)
-        if not path.is_file():
+        if isinstance(path, Path) and not path.is_file():
             raise InputError(f"no store at {path} (pass --db FILE)")
         with SignalStore(path, readonly=True) as st:
             rows = st.alerts(limit=limit, symbol=symbol)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from liqscope.batch.jobs import CHUNKING_SUPPORTED, MarketTask
+from liqscope.batch.jobs import MarketTask
 from liqscope.batch.run import run_batch
 from liqscope.batch.source import Source, resolve_markets
 from liqscope.cli.app import app
@@ -66,12 +66,6 @@ def _run(
     names = [v.strip().lower() for v in venues.split(",") if v.strip()]
     wanted = None if names in ([], ["all"]) else names
     markets = resolve_markets(source.markets(), symbols.split(","), wanted)
-    if chunk_days is not None and not CHUNKING_SUPPORTED:
-        typer.echo(
-            "note: time chunking needs the estimator state carried between chunks, which the "
-            "model does not offer yet; each market runs in one piece (same results)",
-            err=True,
-        )
     tasks = [
         MarketTask(
             job,

@@ -26,7 +26,7 @@ def _source(
     daily: Path | None,
     venue: str | None,
     symbol: str | None,
-    db: Path | None,
+    db: str | None,
 ) -> rd.RealData:
     if input_path is not None or (venue and symbol):
         loaded, _ = load_steps(input_path, venue, symbol, db)
@@ -82,9 +82,22 @@ def calibrate(
         ),
     ] = OI_SHARE,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    from_measured: Annotated[
+        bool,
+        typer.Option(
+            "--from-measured",
+            help="Instead: tier weights from the measured Hyperliquid leverage mix "
+            "(--symbol coin, --db; see docs/hyperliquid-positions.md).",
+        ),
+    ] = False,
 ) -> None:
     """Fit tier weights, turnover, decay, side split and magnitude on the days before --split;
     report both periods."""
+    if from_measured:  # a separate fit: on measured positions, not on realized liquidations
+        from liqscope.cli.positions import measured_calibration
+
+        measured_calibration(db, symbol, preset, as_json)
+        return
     data = _source(data_dir, candle_venue, input_path, daily, venue, symbol, db)
     cal = calibrate_daily(data, get_preset(preset), rd.day_of(split), oi_share=oi_share)
     if as_json:

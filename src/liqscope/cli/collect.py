@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from liqscope.cli.app import app, fail
-from liqscope.cli.options import DbOption, open_store
+from liqscope.cli.options import DbOption, db_path, open_store, shown
 from liqscope.domain.errors import InputError, LiqscopeError
 from liqscope.ingest.collector import (
     Collector,
@@ -237,7 +237,7 @@ def collect(
         except LiqscopeError as exc:
             raise fail(str(exc)) from None
         names = ", ".join(f"{s.venue}:{','.join(s.symbols)}" for s in specs)
-        typer.echo(f"collecting {names} into {store.path}", err=True)
+        typer.echo(f"collecting {names} into {shown(db_path(db))}", err=True)
         code = asyncio.run(_run(collector, duration, fail_fast, status_every))
         typer.echo(f"stopped: {collector.stats.summary()}", err=True)
     finally:

@@ -20,7 +20,7 @@ from liqscope.model.steps import Steps
 
 
 def load_steps(
-    input_path: Path | None, venue: str | None, symbol: str | None, db: Path | None = None
+    input_path: Path | None, venue: str | None, symbol: str | None, db: str | None = None
 ) -> tuple[list[Steps], dict[str, str]]:
     """The model input: a STEPS file, or else the 1-minute steps stored for the market on
     ``venue`` (a venue, a comma list or all: the aggregate), with the venues left out."""

@@ -10,10 +10,10 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from liqscope.cli.app import app
-from liqscope.cli.options import db_path, parse_time
+from liqscope.cli.options import DbOption, db_path, parse_time
 from liqscope.domain.errors import InputError
 from liqscope.lake.write import LakeCounts, export_store, import_bulk
-from liqscope.store import is_server_url, open_store
+from liqscope.store import open_store
 
 lake_app = typer.Typer(
     help="The history lake: hive-partitioned Parquet (kind/venue/symbol/date) read with DuckDB.",
@@ -22,24 +22,14 @@ lake_app = typer.Typer(
 app.add_typer(lake_app, name="lake")
 
 LakeOption = Annotated[Path, typer.Option("--lake", help="Lake folder.", file_okay=False)]
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Store file or postgresql:// URL [default: $LIQSCOPE_HOME/liqscope.sqlite].",
-        show_default=False,
-    ),
-]
 
 
-def store_location(db: str | None, *, must_exist: bool = True) -> str:
+def store_location(db: str | None) -> str:
     """The store a command reads: a ``postgresql://`` URL as given, or an existing file."""
-    if db is not None and is_server_url(db):
-        return db
-    path = db_path(Path(db) if db is not None else None)
-    if must_exist and not path.is_file():
-        raise InputError(f"no store at {path} (import data or run the collector first)")
-    return str(path)
+    location = db_path(db)
+    if isinstance(location, Path) and not location.is_file():
+        raise InputError(f"no store at {location} (import data or run the collector first)")
+    return str(location)
 
 
 def _progress() -> Progress:
@@ -62,7 +52,7 @@ def _report(counts: LakeCounts, lake: Path) -> None:
 @lake_app.command("export")
 def export(
     lake: LakeOption,
-    db: StoreOption = None,
+    db: DbOption = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="First day (YYYY-MM-DD) [default: all].")
     ] = None,

@@ -18,6 +18,7 @@ from liqscope.domain.registry import market_of
 from liqscope.domain.types import Venue
 from liqscope.model.presets import PRESETS
 from liqscope.model.steps import Steps as ModelSteps
+from liqscope.store import is_server_url
 from liqscope.store import open_store as open_any_store
 from liqscope.store.base import Store
 from liqscope.store.readers import read_steps, stored_candle_span
@@ -32,14 +33,17 @@ PRESET_NAMES = ", ".join(PRESETS)
 """The model presets, for help texts."""
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="Store file [default: $LIQSCOPE_HOME/liqscope.sqlite or ~/.liqscope/liqscope.sqlite].",
+        help="Store file or postgresql:// URL [default: $LIQSCOPE_HOME/liqscope.sqlite or "
+        "~/.liqscope/liqscope.sqlite].",
         show_default=False,
-        dir_okay=False,
     ),
 ]
+"""``--db``: kept a string, so a ``postgresql://`` URL reaches ``store.open_store`` intact."""
+Db = str | Path | None
+"""What the helpers below take as the store: ``--db`` as given (a path or a URL) or None."""
 
 VENUE_NAMES = ", ".join(v.value for v in Venue)
 """The venues (``domain.types.Venue``), for help texts."""
@@ -56,9 +60,23 @@ def home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".liqscope"
 
 
-def db_path(db: Path | None) -> Path:
-    """The store file a command uses."""
-    return db.expanduser() if db is not None else home() / DB_FILE
+def db_path(db: Db) -> str | Path:
+    """The store a command uses: a ``postgresql://`` URL as given, else the file (default:
+    ``$LIQSCOPE_HOME/liqscope.sqlite``)."""
+    if db is None:
+        return home() / DB_FILE
+    if isinstance(db, str) and "://" in db:
+        return db  # a URL: ``store.open_store`` opens it, or names what it accepts
+    return Path(db).expanduser()
+
+
+def shown(location: str | Path) -> str:
+    """The store for messages: a server URL without its password, or the file."""
+    if isinstance(location, str) and is_server_url(location):
+        from liqscope.store.postgres import redact
+
+        return redact(location)
+    return str(location)
 
 
 def running_demo() -> dict[str, object] | None:
@@ -83,12 +101,12 @@ def note_err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def find_store(db: Path | None, note: Callable[[str], None] | None = note_err) -> Path:
+def find_store(db: Db, note: Callable[[str], None] | None = note_err) -> str | Path:
     """The store a read-only command (``status``, ``alerts``) looks at: ``--db``; else, while
     a demo runs, the demo's store (said through ``note``); else the default store. When that
     does not exist, InputError names ``--db`` and any demo store found."""
     if db is not None:
-        return db.expanduser()
+        return db_path(db)
     demo = running_demo()
     if demo is not None:
         path = Path(str(demo["db"]))
@@ -105,16 +123,19 @@ def find_store(db: Path | None, note: Callable[[str], None] | None = note_err) -
     return path
 
 
-def open_store(db: Path | None, *, must_exist: bool = False) -> Store:
-    """Open (or, unless ``must_exist``, create) the store."""
+def open_store(db: Db, *, must_exist: bool = False, readonly: bool = False) -> Store:
+    """Open (or, unless ``must_exist``, create) the store; a server store is opened as given
+    (an unreachable server or a bad URL: one-line ``StoreError``)."""
     path = db_path(db)
+    if isinstance(path, str):
+        return open_any_store(path, readonly=readonly)
     if must_exist and not path.is_file():
         raise InputError(
             f"no store at {path} (import data or run the collector first, or pass --db)"
         )
     if path.is_dir():
         raise InputError(f"{path} is a directory, not a store file")
-    return open_any_store(path)
+    return open_any_store(path, readonly=readonly)
 
 
 def parse_time(text: str, what: str = "time") -> int:
@@ -219,7 +240,7 @@ def read_window(
 
 
 def stored_window(
-    db: Path | None,
+    db: Db,
     symbol: str,
     venues: str = "all",
     days: float | None = None,
@@ -234,7 +255,7 @@ def stored_window(
     return market, steps, skipped
 
 
-def stored_steps(db: Path | None, venue: str, symbol: str, days: float | None = None) -> ModelSteps:
+def stored_steps(db: Db, venue: str, symbol: str, days: float | None = None) -> ModelSteps:
     """The steps of one venue's market (:func:`stored_window`)."""
     _, steps, skipped = stored_window(db, symbol, venue, days)
     if not steps:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from liqscope.cli.app import app
 from liqscope.cli.heatmap import load_steps
 from liqscope.cli.options import PRESET_NAMES, DbOption
 from liqscope.domain.errors import InputError
+from liqscope.domain.intervals import INTERVALS, interval_ms, interval_name
 from liqscope.export.predicted import write_predicted
 from liqscope.model.market import estimate_market
 from liqscope.model.predict import combined, predicted_liquidations
 from liqscope.model.presets import preset as get_preset
-
-INTERVALS = {"1h": 3_600_000, "1d": 86_400_000}
 
 
 @app.command("predict")
@@ -29,16 +29,21 @@ def predict(
     symbol: Annotated[str | None, typer.Option(help="Venue symbol, e.g. BTCUSDT.")] = None,
     db: DbOption = None,
     preset: Annotated[str, typer.Option(help=f"Model preset: {PRESET_NAMES}.")] = "all",
-    interval: Annotated[str, typer.Option(help="Row interval: 1h or 1d.")] = "1h",
+    interval: Annotated[str, typer.Option(help=f"Row interval: {', '.join(INTERVALS)}.")] = "1h",
 ) -> None:
     """Estimated liquidated notional per interval: ts (interval start, epoch ms UTC),
     long_usd, short_usd (the level mass each interval's price path consumed)."""
-    if interval not in INTERVALS:
-        raise InputError("--interval must be 1h or 1d")
+    row_ms = interval_ms(interval)
     cfg = get_preset(preset)
     steps, skipped = load_steps(input_path, venue, symbol, db)
     est = estimate_market(steps, cfg, skipped=skipped)
-    pred = combined([predicted_liquidations(r, INTERVALS[interval]) for r in est.venues.values()])
+    for r in est.venues.values():
+        step = int(np.diff(r.ts).min()) if r.ts.size > 1 else row_ms
+        if row_ms % step:
+            raise InputError(
+                f"--interval {interval} is not a multiple of the steps' {interval_name(step)}"
+            )
+    pred = combined([predicted_liquidations(r, row_ms) for r in est.venues.values()])
     meta = {
         "venues": list(est.used), "symbol": est.heatmap.symbol, "preset": cfg.name,
         "model_version": est.model_version, "units": "USD", "skipped": dict(est.skipped),

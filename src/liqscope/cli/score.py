@@ -11,8 +11,7 @@ import typer
 from liqscope.cli.app import app
 from liqscope.cli.options import DbOption, open_store, stored_steps
 from liqscope.domain.errors import InputError
-
-HOUR_MS = 3_600_000
+from liqscope.domain.intervals import HOUR_MS
 
 
 def _score_real(data_dir: Path, presets: str, split: str | None, as_json: bool) -> None:

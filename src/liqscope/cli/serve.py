@@ -11,21 +11,20 @@ from typing import Annotated, Any
 import typer
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption, db_path
+from liqscope.cli.options import DbOption, db_path, home, open_store, shown
 from liqscope.domain.errors import InputError
 
 
-def _collector_hooks(db: Path, collect: list[str]) -> tuple[Any, Any]:
+def _collector_hooks(db: str | Path, collect: list[str]) -> tuple[Any, Any]:
     """Startup/shutdown hooks running ``liqscope.ingest.collector.run_collectors`` in-process."""
     from liqscope.cli.collect import parse_specs
     from liqscope.ingest.collector import run_collectors
-    from liqscope.store.sqlite import SqliteStore
 
     specs = parse_specs(collect, [], [], None)
     state: dict[str, Any] = {}
 
     async def start(_app: Any) -> None:
-        store = SqliteStore(db)
+        store = open_store(db)
         stop = asyncio.Event()
         task = asyncio.create_task(run_collectors(specs, store, stop_event=stop))
         state.update(store=store, stop=stop, task=task)
@@ -123,25 +122,26 @@ def serve(
             bold=True,
         )
 
-    db = db_path(db)
-    if not db.parent.exists():
-        if db.parent != db_path(None).parent:
-            raise InputError(f"--db: folder {db.parent} does not exist")
-        db.parent.mkdir(parents=True)
-    settings = Settings(db_path=str(db), allowed_hosts=hosts, token=token or None)
+    location = db_path(db)
+    if isinstance(location, Path) and not location.parent.exists():
+        if location.parent != home():
+            raise InputError(f"--db: folder {location.parent} does not exist")
+        location.parent.mkdir(parents=True)
+    open_store(location).close()  # create / migrate once; a bad URL or a dead server: exit 2
+    settings = Settings(db_path=str(location), allowed_hosts=hosts, token=token or None)
     if collect:
-        start, stop = _collector_hooks(db, collect)
+        start, stop = _collector_hooks(location, collect)
         settings.on_startup.append(start)
         settings.on_shutdown.append(stop)
     if live_alerts:
         from liqscope.signals.live import live_hooks, rules_from
 
         start_alerts, stop_alerts = live_hooks(
-            db, rules_from(alerts), webhooks=webhook or [], interval_s=alert_every,
+            location, rules_from(alerts), webhooks=webhook or [], interval_s=alert_every,
             snapshot_every_min=snapshot_every,
         )  # fmt: skip
         settings.on_startup.append(start_alerts)
         settings.on_shutdown.insert(0, stop_alerts)
     application = create_app(settings)
-    typer.echo(f"liqscope: serving {db} on http://{host}:{port}/ (API docs at /docs)")
+    typer.echo(f"liqscope: serving {shown(location)} on http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(application, host=host, port=port, log_level=log_level)

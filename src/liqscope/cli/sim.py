@@ -34,8 +34,8 @@ def sim_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the URLs as JSON.")] = False,
 ) -> None:
     """Serve simulated Binance, Bybit, OKX and Hyperliquid market data (real WS + REST)."""
+    from liqscope.domain.net import is_loopback
     from liqscope.sim.exchange import VENUES, SimExchanges
-    from liqscope.sim.exchange.server import is_loopback
     from liqscope.sim.scenarios import DEFAULT_VENUES, SCENARIOS, anchor_ms, venue_markets
 
     names = [v.strip().lower() for v in venues.split(",") if v.strip()]

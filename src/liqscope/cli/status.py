@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption, find_store, format_ms, open_store
+from liqscope.cli.options import DbOption, find_store, format_ms, open_store, shown
 from liqscope.domain.clock import SYSTEM_CLOCK
 from liqscope.ingest.history import REASON_HISTORY_FAILED, REASON_NO_OI_HISTORY
 from liqscope.store.base import Gap
@@ -59,7 +59,7 @@ def status_command(
         store.close()
     if as_json:
         payload: dict[str, Any] = {
-            "db": str(path),
+            "db": shown(path),
             "schema_version": SCHEMA_VERSION,
             "now_ms": now,
             "tables": counts,
@@ -77,7 +77,7 @@ def status_command(
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
-    console.print(f"store {path} (schema v{SCHEMA_VERSION})", highlight=False)
+    console.print(f"store {shown(path)} (schema v{SCHEMA_VERSION})", highlight=False)
     if not rows:
         console.print("empty: nothing stored yet")
         return

@@ -14,13 +14,13 @@ import orjson
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Liquidation
 from liqscope.domain.intervals import DAY_MS
-from liqscope.export.png import FOREGROUND, dollar_axis, figure, save, style_axes
+from liqscope.export.png import FOREGROUND, PALETTE, dollar_axis, figure, save, style_axes
 from liqscope.store.queries import RealizedBars, realized
 
 CHART_FORMATS = (".csv", ".json", ".png")
-LONG_COLOUR = "#ef4444"
-"""Longs liquidated: red, as in the web UI."""
-SHORT_COLOUR = "#22c55e"
+LONG_COLOUR: str = PALETTE["long"]
+"""Longs liquidated: red, as in the web UI (``web/palette.json``)."""
+SHORT_COLOUR: str = PALETTE["short"]
 """Shorts liquidated: green."""
 MAX_BARS = 2_000_000
 
@@ -105,7 +105,7 @@ def render_chart_png(path: str | Path, bars: RealizedBars, title: str) -> Path:
     fig, ax = figure(12, 5, 110)
     ax.bar(times, bars.long_usd, width=width, color=LONG_COLOUR, label="longs liquidated")
     ax.bar(times, -bars.short_usd, width=width, color=SHORT_COLOUR, label="shorts liquidated")
-    ax.axhline(0, color="#888888", linewidth=0.6)
+    ax.axhline(0, color=PALETTE["muted"], linewidth=0.6)
     ax.set_title(title, color=FOREGROUND)
     ax.set_ylabel("USD per interval (longs up, shorts down)", color=FOREGROUND)
     locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]  # untyped upstream

@@ -15,13 +15,20 @@ import orjson
 from numpy.typing import NDArray
 
 from liqscope.domain.errors import InputError
-from liqscope.export.png import FOREGROUND, dollar_axis, figure, save, style_axes
+from liqscope.export.png import (
+    FOREGROUND,
+    PALETTE,
+    dollar_axis,
+    figure,
+    save,
+    style_axes,
+    tier_colour,
+)
 from liqscope.model.estimator import Heatmap
 
 F64 = NDArray[np.float64]
 
 MAP_FORMATS = (".png", ".csv", ".json", ".parquet")
-TIER_COLOURS = ("#3b82f6", "#8b5cf6", "#f59e0b", "#f97316", "#ef4444", "#ec4899")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -167,21 +174,24 @@ def render_map_png(path: str | Path, table: MapTable) -> Path:
     bottom = np.zeros(mids.shape[0])
     for i, tier in enumerate(table.tiers):
         vals = table.long[i] + table.short[i]
-        colour = TIER_COLOURS[i % len(TIER_COLOURS)]
-        ax.bar(mids, vals, width, bottom=bottom, color=colour, label=tier)
+        ax.bar(mids, vals, width, bottom=bottom, color=tier_colour(tier), label=tier)
         bottom = bottom + vals
     ax2 = ax.twinx()
     below = mids < table.price
     if below.any():
-        ax2.plot(mids[below], table.cum_long[below], color="#ef4444", label="cumulative longs")
+        ax2.plot(
+            mids[below], table.cum_long[below], color=PALETTE["long"], label="cumulative longs"
+        )
     if (~below).any():
-        ax2.plot(mids[~below], table.cum_short[~below], color="#22c55e", label="cumulative shorts")
-    ax.axvline(table.price, color="#f5c542", linestyle="--", linewidth=1)
+        ax2.plot(
+            mids[~below], table.cum_short[~below], color=PALETTE["short"], label="cumulative shorts"
+        )
+    ax.axvline(table.price, color=PALETTE["price"], linestyle="--", linewidth=1)
     levels = table.meta.get("key_levels") or {}
     for name in ("max_pain_above", "max_pain_below"):
         c = levels.get(name)
         if c:
-            ax.axvline(c["peak_price"], color="#9aa4b8", linestyle=":", linewidth=1)
+            ax.axvline(c["peak_price"], color=PALETTE["muted"], linestyle=":", linewidth=1)
             label = f" max pain {name.rsplit('_', 1)[1]}"
             ax.text(c["peak_price"], ax.get_ylim()[1] * 0.95, label, color=FOREGROUND)
     style_axes(ax, ax2)

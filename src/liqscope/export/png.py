@@ -1,5 +1,6 @@
 """Heatmap PNG in the look traders know: dark background, dark -> yellow colour scale,
-price line on top, colour bar in USD; and the axis helpers every PNG renderer shares."""
+price line on top, colour bar in USD; and the axis helpers and colours every PNG renderer
+shares (``web/palette.json``, the one colour table the web UI reads too)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from liqscope.export.grid import GridTable
 
-BACKGROUND = "#0b0e14"
-FOREGROUND = "#c9d1d9"
-EDGE = "#30363d"
+PALETTE_PATH = Path(__file__).resolve().parent.parent / "web" / "palette.json"
+PALETTE: dict[str, Any] = orjson.loads(PALETTE_PATH.read_bytes())
+"""Colours of the sides (longs liquidated red, shorts green), tiers, price and background."""
+BACKGROUND: str = PALETTE["background"]
+FOREGROUND: str = PALETTE["foreground"]
+EDGE: str = PALETTE["edge"]
+
+
+def tier_colour(label: str) -> str:
+    """The fixed colour of a leverage tier (``25x``), whichever other tiers are shown."""
+    colour: str = PALETTE["tiers"].get(label, PALETTE["tier_other"])
+    return colour
 
 
 def dollars(value: float, span: float) -> str:
@@ -125,7 +136,7 @@ def render_heatmap_png(
         rasterized=True,
     )
     mid = (x[:-1] + x[1:]) / 2
-    ax.plot(mid, close, color="#4fc3f7", linewidth=1.0, label="close")
+    ax.plot(mid, close, color=PALETTE["close"], linewidth=1.0, label="close")
     ax.set_ylim(lo_p - pad, hi_p + pad)
     ax.set_xlim(x[0], x[-1])
     locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]  # untyped upstream

@@ -26,9 +26,9 @@ from typing import TypeVar
 from liqscope.domain.clock import Clock
 from liqscope.domain.errors import InputError, VenueError
 from liqscope.domain.events import Candle, Event, OpenInterest
-from liqscope.domain.intervals import DAY_MS, MINUTE_MS
+from liqscope.domain.intervals import DAY_MS, MINUTE_MS, interval_ms
 from liqscope.store.base import Gap, Store
-from liqscope.venues.base import BadValue, RestClient, VenueBanned, checked, interval_ms
+from liqscope.venues.base import BadValue, RestClient, VenueBanned, checked
 
 from .config import (
     BACKFILLABLE_STREAMS,

@@ -18,8 +18,8 @@ import logging
 import math
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from liqscope.domain.clock import Clock
@@ -44,6 +44,7 @@ __all__ = [
     "Account",
     "ClientBudget",
     "PositionPoller",
+    "poller_hooks",
     "read_address_file",
     "repoll_interval_ms",
 ]
@@ -88,14 +89,13 @@ def read_address_file(path: str | Path) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-@dataclass
 class ClientBudget:
-    """The weight this client allows itself in a sliding minute (``share`` of the venue's
-    budget, the rest left for other requests from the same IP)."""
+    """The weight this client allows itself in a sliding minute (``limit`` of the venue's
+    1200, the rest left for other requests from the same IP)."""
 
-    limit: int = 1000
-    window_ms: int = 60_000
-    spent: deque[tuple[int, int]] = field(default_factory=deque)
+    def __init__(self, limit: int = 1000, window_ms: int = 60_000) -> None:
+        self.limit, self.window_ms = limit, window_ms
+        self.spent: deque[tuple[int, int]] = deque()
 
     def available(self, now: int) -> int:
         while self.spent and self.spent[0][0] <= now - self.window_ms:
@@ -140,13 +140,10 @@ class Account:
         return due * (1.0 + math.log10(1.0 + self.notional_usd / 10_000.0))
 
 
-@dataclass
 class PollStats:
-    polls: int = 0
-    positions: int = 0
-    throttled: int = 0
-    errors: int = 0
-    weight: int = 0
+    """What a poller has done: polls, positions seen, 429s, other errors, weight spent."""
+
+    polls = positions = throttled = errors = weight = 0
 
 
 class PositionPoller:
@@ -263,15 +260,16 @@ class PositionPoller:
                     self.stats.errors += 1
                     log.warning("hyperliquid: poll of %s failed: %s", acc.address, exc)
                     continue
+                at = self.clock.now_ms()  # the answer's time (never before the account was seen)
                 snaps = tuple(
-                    PositionSnapshot(VENUE, acc.address, p.coin, now,
+                    PositionSnapshot(VENUE, acc.address, p.coin, at,
                                      p.size * (1 if p.side.value > 0 else -1), p.entry_px,
                                      p.leverage, p.leverage_type, p.liquidation_px,
                                      p.margin_used, p.position_value)
                     for p in found
                 )  # fmt: skip
-                self._update(acc, snaps, now)
-                done.append(AccountPoll(VENUE, acc.address, now, snaps))
+                self._update(acc, snaps, at)
+                done.append(AccountPoll(VENUE, acc.address, at, snaps))
         finally:
             if done:
                 record_polls(self.store, done)
@@ -298,9 +296,15 @@ class PositionPoller:
         return max(at, now + 250)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set, sleeping (wall time) until the budget frees up."""
+        """Poll until ``stop`` is set, sleeping (wall time) until the budget frees up; a venue
+        that stops answering pauses the polls for a capped back-off."""
         while not stop.is_set():
-            await self.poll_round()
+            try:
+                await self.poll_round()
+            except VenueError as exc:
+                self.stats.errors += 1
+                self.blocked_until_ms = self.clock.now_ms() + int(self.backoff.next_delay() * 1000)
+                log.warning("hyperliquid: position polls paused: %s", exc)
             wait_s = (self.next_wake_ms() - self.clock.now_ms()) / 1000
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(wait_s, 0.25))
@@ -333,3 +337,30 @@ class PositionPoller:
                 log.warning("hyperliquid: trades stream lost (%s); reconnecting", exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=retry.next_delay())
+
+
+def poller_hooks(
+    rest_url: str, ws_url: str | None, store: object, clock: Clock, coins: Sequence[str]
+) -> tuple[Callable[[object], Awaitable[None]], Callable[[object], Awaitable[None]]]:
+    """``(start, stop)`` app hooks running a poller (and its trades watcher on ``ws_url``)
+    beside a server, as ``liqscope demo`` does against the simulated Hyperliquid."""
+    running: list[tuple[asyncio.Event, HyperliquidRest, list[asyncio.Task[None]]]] = []
+
+    async def start(_app: object) -> None:
+        rest = HyperliquidRest(rest_url, clock=clock, max_retries=0)
+        poller = PositionPoller(rest, store, clock, coins=coins)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(poller.run(stop))]
+        if ws_url is not None:
+            tasks.append(asyncio.create_task(poller.watch_trades(ws_url, stop)))
+        running.append((stop, rest, tasks))
+
+    async def stop(_app: object) -> None:
+        while running:
+            ev, rest, tasks = running.pop()
+            ev.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*tasks), 10)
+            await rest.aclose()
+
+    return start, stop

@@ -31,42 +31,24 @@ __all__ = [
 
 PART = "part-0.parquet"
 
+_TYPES = {"i8": pa.int8(), "i64": pa.int64(), "f64": pa.float64(), "str": pa.string(),
+          "bool": pa.bool_()}  # fmt: skip
+
+
+def _schema(columns: str) -> pa.Schema:
+    """``"name:type name:type …"`` (types of ``_TYPES``) as a Parquet schema."""
+    return pa.schema([(n, _TYPES[t]) for n, t in (c.split(":") for c in columns.split())])
+
+
 SCHEMAS: dict[str, pa.Schema] = {
-    "candles": pa.schema(
-        [
-            ("ts", pa.int64()),
-            ("interval_ms", pa.int64()),
-            ("open", pa.float64()),
-            ("high", pa.float64()),
-            ("low", pa.float64()),
-            ("close", pa.float64()),
-            ("volume", pa.float64()),
-            ("taker_buy_volume", pa.float64()),
-        ]
+    "candles": _schema(
+        "ts:i64 interval_ms:i64 open:f64 high:f64 low:f64 close:f64 volume:f64 taker_buy_volume:f64"
     ),
-    "open_interest": pa.schema(
-        [("ts", pa.int64()), ("oi_base", pa.float64()), ("oi_usd", pa.float64())]
+    "open_interest": _schema("ts:i64 oi_base:f64 oi_usd:f64"),
+    "liquidations": _schema(
+        "ts:i64 side:i8 qty:f64 price:f64 price_kind:str notional_usd:f64 sampled:bool"
     ),
-    "liquidations": pa.schema(
-        [
-            ("ts", pa.int64()),
-            ("side", pa.int8()),
-            ("qty", pa.float64()),
-            ("price", pa.float64()),
-            ("price_kind", pa.string()),
-            ("notional_usd", pa.float64()),
-            ("sampled", pa.bool_()),
-        ]
-    ),
-    "trades": pa.schema(
-        [
-            ("ts", pa.int64()),
-            ("trade_id", pa.string()),
-            ("price", pa.float64()),
-            ("qty", pa.float64()),
-            ("taker_side", pa.int8()),
-        ]
-    ),
+    "trades": _schema("ts:i64 trade_id:str price:f64 qty:f64 taker_side:i8"),
 }
 """Columns of each kind, in file order."""
 

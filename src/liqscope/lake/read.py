@@ -8,46 +8,68 @@ for the same rows; long ranges read only the partitions of the days asked for.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.events import Trade
+from liqscope.domain.types import Side
 from liqscope.lake.layout import PART, day_of, day_text
 from liqscope.model.steps import Steps as ModelSteps
 from liqscope.store import queries
 from liqscope.store.base import Steps
 
+if TYPE_CHECKING:
+    import duckdb
+
 __all__ = ["Lake", "read_steps"]
 
-_DTYPES = {"i": np.int64, "f": np.float64}
+_LAST_DAY = 2_932_896
+"""9999-12-31 as an epoch day: open ranges (``t1 = 2**62``) are clamped to dates that exist."""
+_DTYPES = {"i": np.int64, "f": np.float64, "s": np.object_}
 
 
 def _array(values: Any, dtype: str) -> np.ndarray[Any, Any]:
-    """A DuckDB result column as int64 or float64 (NULL -> NaN)."""
+    """A DuckDB result column as int64, float64 (NULL -> NaN) or str objects."""
     if isinstance(values, np.ma.MaskedArray):
         return np.ma.filled(values.astype(np.float64), np.nan)
     return np.asarray(values, dtype=_DTYPES[dtype])
 
 
-class Lake:
-    """A lake folder opened for reading (one in-memory DuckDB connection)."""
+_THREAD = threading.local()
 
-    def __init__(self, root: Path, *, threads: int | None = None) -> None:
-        import duckdb
 
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise InputError(f"no lake at {self.root} (run `liqscope lake export` first)")
+def _connection(threads: int | None) -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB connection for ``threads`` (made once, then reused:
+    opening and closing one costs tens of ms, as much as reading a month of one market).
+    Lakes only run ``read_parquet`` queries on it, so they share it without state."""
+    import duckdb
+
+    cons: dict[int | None, duckdb.DuckDBPyConnection] = _THREAD.__dict__.setdefault("cons", {})
+    con = cons.get(threads)
+    if con is None:
         config: dict[str, str | bool | int | float | list[str]] = (
             {"threads": threads} if threads else {}
         )
-        self._con = duckdb.connect(config=config)
+        con = cons[threads] = duckdb.connect(config=config)
+    return con
+
+
+class Lake:
+    """A lake folder opened for reading (on this thread's DuckDB connection)."""
+
+    def __init__(self, root: Path, *, threads: int | None = None) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise InputError(f"no lake at {self.root} (run `liqscope lake export` first)")
+        self._con = _connection(threads)
 
     def close(self) -> None:
-        self._con.close()
+        """Nothing to release: the connection is the thread's, kept for the next lake."""
 
     def __enter__(self) -> Lake:
         return self
@@ -75,7 +97,7 @@ class Lake:
         params: Sequence[Any] = (),
         tail: str = "",
     ) -> list[np.ndarray[Any, Any]]:
-        """One array per selected column (``dtypes``: ``i`` int64, ``f`` float64)."""
+        """One array per selected column (``dtypes``: ``i`` int64, ``f`` float64, ``s`` str)."""
         src = self._source(kind, venue, symbol)
         if src is None:
             return [np.empty(0, dtype=_DTYPES[d]) for d in dtypes]
@@ -95,9 +117,10 @@ class Lake:
 
     def _range(self, t0: int, t1: int) -> tuple[str, list[Any]]:
         """Partition pruning by date plus the exact time filter ``t0 <= ts < t1``."""
+        first, last = (min(max(day_of(t), 0), _LAST_DAY) for t in (t0, max(t1 - 1, t0)))
         return "date >= ? AND date <= ? AND ts >= ? AND ts < ?", [
-            day_text(day_of(t0)),
-            day_text(day_of(max(t1 - 1, t0))),
+            day_text(first),
+            day_text(last),
             t0,
             t1,
         ]
@@ -134,6 +157,19 @@ class Lake:
             )
         )  # fmt: skip
 
+    def trades(self, venue: str, symbol: str, t0: int, t1: int) -> list[Trade]:
+        """Public trades in ``[t0, t1)``, by time, then trade id (as ``Store.trades``)."""
+        where, params = self._range(t0, t1)
+        ts, price, qty, side, ids = self._columns(
+            "trades", venue, symbol, "ts, price, qty, taker_side, trade_id", "iffis", where, params
+        )
+        out = [
+            Trade(venue, symbol, int(t), float(p), float(q), Side(int(s)), str(i))
+            for t, p, q, s, i in zip(ts, price, qty, side, ids, strict=True)
+        ]
+        out.sort(key=lambda t: (t.ts, t.trade_id))
+        return out
+
     def steps(self, venue: str, symbol: str, t0: int, t1: int, interval_ms: int) -> Steps:
         """Estimator steps over ``[t0, t1)``: the store's ``steps`` semantics (candles of
         the coarsest interval dividing the step, trades where candles are missing, OI as
@@ -147,13 +183,13 @@ class Lake:
         ohlcv = queries.empty_ohlcv(n)
         where, params = self._range(lo_t, hi_t)
         if usable and n:
-            ts, o, h, lo, c, v, tb = self._columns(
+            ts, *cols = self._columns(
                 "candles", venue, symbol,
                 "ts, open, high, low, close, volume, taker_buy_volume", "iffffff",
                 f"{where} AND interval_ms = ?", [*params, usable[0]],
             )  # fmt: skip
             if ts.size:
-                ohlcv = queries.ohlcv_from_candles(ts, o, h, lo, c, v, tb, g, interval_ms)
+                ohlcv = queries.ohlcv_from_candles(ts, cols, g, interval_ms)
         complete = bool(ohlcv.present.all()) and not np.isnan(ohlcv.taker_buy_volume).any()
         if n and not complete:
             ts, p, q, side = self._columns(
@@ -178,20 +214,7 @@ class Lake:
         oi = queries.asof(oi_ts[order], oi_v[order], g + interval_ms)
         l_ts, l_side, _, l_usd, l_samp = self.liquidations(venue, symbol, lo_t, hi_t)
         bars = queries.realized(l_ts, l_side, l_usd, l_samp.astype(bool), lo_t, hi_t, interval_ms)
-        return Steps(
-            interval_ms=interval_ms,
-            ts=g,
-            open=ohlcv.open,
-            high=ohlcv.high,
-            low=ohlcv.low,
-            close=ohlcv.close,
-            volume=ohlcv.volume,
-            taker_buy_volume=ohlcv.taker_buy_volume,
-            oi_base=oi,
-            liq_long_usd=bars.long_usd,
-            liq_short_usd=bars.short_usd,
-            sampled=bool(bars.sampled.any()),
-        )
+        return queries.assemble_steps(interval_ms, g, ohlcv, oi, bars)
 
 
 def read_steps(

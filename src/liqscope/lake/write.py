@@ -22,13 +22,18 @@ from liqscope.domain.events import Event
 from liqscope.domain.intervals import DAY_MS
 from liqscope.ingest.importers.binance_bulk import BinanceBulkImporter
 from liqscope.ingest.importers.common import ImportOptions
-from liqscope.lake.layout import KEYS, PART, SCHEMAS, day_of, partition_dir, tables_by_partition
+from liqscope.lake.layout import (
+    KEYS,
+    KINDS,
+    PART,
+    SCHEMAS,
+    day_of,
+    partition_dir,
+    tables_by_partition,
+)
 from liqscope.store.base import Store
 
 __all__ = ["LakeCounts", "export_store", "import_bulk", "write_partition"]
-
-EXPORTED_KINDS = ("candles", "open_interest", "liquidations")
-"""What :func:`export_store` copies (the store has no public read of raw trades)."""
 
 
 @dataclass(slots=True)
@@ -122,7 +127,7 @@ def _span(store: Store, venue: str, symbol: str) -> tuple[int, int] | None:
         (c.first_ts, c.last_ts)
         for c in store.coverage(0)
         if c.venue == venue and c.symbol == symbol
-        if c.stream.startswith("candles") or c.stream in EXPORTED_KINDS
+        if c.stream.startswith("candles") or c.stream in KINDS
         if c.first_ts is not None and c.last_ts is not None
     ]
     if not spans:
@@ -139,6 +144,7 @@ def _day_tables(store: Store, venue: str, symbol: str, day: int) -> dict[str, li
         "candles": candles,
         "open_interest": list(store.open_interest(venue, symbol, t0, t1)),
         "liquidations": list(store.liquidations([venue], symbol, t0, t1)),
+        "trades": list(store.trades(venue, symbol, t0, t1)),
     }
 
 
@@ -151,13 +157,13 @@ def export_store(
     markets: Sequence[tuple[str, str]] | None = None,
     progress: Progress | None = None,
 ) -> LakeCounts:
-    """Copy candles, open interest and liquidations of every stored market (or ``markets``,
-    ``(venue, native symbol)``) into the lake, whole UTC days overlapping ``[t0, t1)``;
-    each day's partition is replaced by what the store holds for that day."""
+    """Copy candles, open interest, liquidations and trades of every stored market (or
+    ``markets``, ``(venue, native symbol)``) into the lake, whole UTC days overlapping
+    ``[t0, t1)``; each day's partition is replaced by what the store holds for that day."""
     if t0 is not None and t1 is not None and t1 <= t0:
         raise InputError("--to must be after --from")
     counts = LakeCounts()
-    chosen = list(markets) if markets is not None else store.markets(("candles", *EXPORTED_KINDS))
+    chosen = list(markets) if markets is not None else store.markets(("candles", *KINDS))
     for venue, symbol in chosen:
         span = _span(store, venue, symbol)
         if span is None:
@@ -166,7 +172,7 @@ def export_store(
         d1 = day_of(min(span[1], t1 - 1 if t1 is not None else span[1]))
         for day in range(d0, d1 + 1):
             events = _day_tables(store, venue, symbol, day)
-            for kind in EXPORTED_KINDS:
+            for kind in KINDS:
                 tables = tables_by_partition(events[kind])
                 table = tables.get((kind, venue, symbol, day))
                 if table is None:

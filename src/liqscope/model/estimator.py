@@ -5,26 +5,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.intervals import DAY_MS as DAY
+from liqscope.domain.intervals import HOUR_MS as HOUR
+from liqscope.domain.intervals import MINUTE_MS as MINUTE
 from liqscope.domain.types import Side
 from liqscope.model import kernels
 from liqscope.model.config import MODEL_VERSION, ModelConfig
 from liqscope.model.grid import PriceGrid
+from liqscope.model.state import EstimatorState
 from liqscope.model.steps import Steps
 
 F64 = NDArray[np.float64]
 F32 = NDArray[np.float32]
 I64 = NDArray[np.int64]
 
-MINUTE = 60_000
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
 COLUMN_LADDER_MS: tuple[int, ...] = (
     MINUTE,
     2 * MINUTE,
@@ -328,6 +329,8 @@ class EstimateResult(Heatmap):
     """Steps whose OI was missing (NaN) and carried from the nearest known step."""
     turnover: F64 = field(default_factory=lambda: np.zeros((0, 2)))
     """``[n_steps, 2]`` gross turnover per book (USD) driving the v2 flows."""
+    state: EstimatorState | None = None
+    """The kernel's state after the last step (``estimate(..., initial=state)`` continues)."""
 
     def invariant(self) -> tuple[I64, F64]:
         """``(ts, live[n, 2] / OI_usd)``: how well each side's live total tracks OI."""
@@ -340,7 +343,9 @@ class EstimateResult(Heatmap):
 # ----------------------------------------------------------------------------- estimate
 
 
-def _long_share(steps: Steps, config: ModelConfig, given: ArrayLike | None) -> F64:
+def _long_share(
+    steps: Steps, config: ModelConfig, given: ArrayLike | None, *, first: bool = True
+) -> F64:
     n = len(steps)
     if config.side_split == "equal":
         p = np.full(n, 0.5)
@@ -356,19 +361,23 @@ def _long_share(steps: Steps, config: ModelConfig, given: ArrayLike | None) -> F
             p = steps.taker_buy_volume / steps.volume
         p[~np.isfinite(p)] = config.unknown_long_share
     out: F64 = np.clip(p, 0.0, 1.0)
-    if config.seed_initial_oi:
+    if config.seed_initial_oi and first:
         out[0] = 0.5
     return out
 
 
-def fill_oi_holes(oi: F64) -> tuple[F64, NDArray[np.bool_]]:
-    """OI with every missing (NaN) value carried forward from the last known step (the
-    first known value backward for a leading hole), and the mask of filled steps."""
+def fill_oi_holes(oi: F64, prev: float | None = None) -> tuple[F64, NDArray[np.bool_]]:
+    """OI with every missing (NaN) value carried forward from the last known step (for a
+    leading hole: ``prev``, the OI before these steps, else the first known value
+    backward), and the mask of filled steps."""
     missing = ~np.isfinite(oi)
     if not missing.any():
         return oi, missing
+    if prev is not None:
+        filled, _ = fill_oi_holes(np.r_[prev, oi])
+        return filled[1:], missing
     if missing.all():
-        raise InputError("open interest is missing at every step")
+        raise InputError("column open_interest has no value at any row")
     idx = np.where(~missing, np.arange(oi.shape[0]), 0)
     np.maximum.accumulate(idx, out=idx)
     first = int(np.flatnonzero(~missing)[0])
@@ -385,27 +394,49 @@ def oi_price(steps: Steps, config: ModelConfig) -> F64:
     return out
 
 
-def book_turnover(ts: I64, volume: F64, oi_usd: F64, share: F64, config: ModelConfig) -> F64:
-    """Gross turnover ``[n, 2]`` (USD) of each book per step for the v2 flows:
+def book_turnover(
+    ts: I64,
+    volume: F64,
+    oi_usd: F64,
+    share: F64,
+    config: ModelConfig,
+    initial: EstimatorState | None = None,
+) -> tuple[F64, tuple[float, float]]:
+    """Gross turnover ``[n, 2]`` (USD) of each book per step for the v2 flows, and
+    ``(mean volume rate after the last step, volume whose duration is not known yet)``:
     ``turnover_per_day x OI_usd x dt / 1 day x relative volume``, tilted by the taker
     long share (long 2p, short 2(1 - p)).
 
     Relative volume is the step's volume rate over its causal exponential mean (half-life
     ``VOLUME_HALF_LIFE_MS``), so the level of a foreign venue's volume does not matter;
-    without volume information the rate is the average one (relative volume 1)."""
+    without volume information the rate is the average one (relative volume 1). The mean
+    starts at the first step's rate (its duration taken as the first gap); a fresh run's
+    first step has no book to turn over (reported 0). Everything is local in time, so a run
+    cut in pieces (``initial``) gives the same turnover."""
     n = ts.shape[0]
-    dt = np.empty(n)
-    if n > 1:
-        dt[1:] = np.diff(ts).astype(np.float64)
-        dt[0] = float(np.median(dt[1:]))
+    dt = np.full(n, math.nan)
+    dt[1:] = np.diff(ts).astype(np.float64)
+    pending = math.nan
+    if initial is not None:
+        dt[0] = float(int(ts[0]) - initial.ts)
+        mean0 = initial.volume_mean
+        if not math.isfinite(mean0):  # the first step's rate, now that its duration is known
+            mean0 = initial.pending_volume / dt[0]
     else:
-        dt[0] = float(HOUR)
+        mean0 = math.nan
+        if n > 1:
+            dt[0] = dt[1]
     rate = np.where(np.isfinite(volume), volume, 0.0) / dt
-    rel = np.empty(n)
-    kernels.relative_rate(rate, dt, float(VOLUME_HALF_LIFE_MS), rel)
-    base = config.turnover_per_day * oi_usd * dt / DAY * rel
+    rel = np.ones(n)
+    if math.isfinite(dt[0]):
+        mean = float(kernels.relative_rate(rate, dt, float(VOLUME_HALF_LIFE_MS), mean0, rel))
+    else:  # a fresh run of one step: its rate waits for the next step
+        mean, pending = math.nan, float(volume[0])
+    base = config.turnover_per_day * oi_usd * np.nan_to_num(dt) / DAY * rel
+    if initial is None:
+        base[0] = 0.0
     out: F64 = np.stack([base * 2.0 * share, base * 2.0 * (1.0 - share)], axis=1)
-    return np.ascontiguousarray(out)
+    return np.ascontiguousarray(out), (mean, pending)
 
 
 def _typical(steps: Steps) -> F64:
@@ -439,6 +470,7 @@ def estimate(
     grid: PriceGrid | None = None,
     long_share: ArrayLike | None = None,
     volume_profile: ArrayLike | None = None,
+    initial: EstimatorState | None = None,
 ) -> EstimateResult:
     """Run the estimation model over ``steps``.
 
@@ -448,11 +480,18 @@ def estimate(
     per-step long share for ``side_split="ratio"``;
     ``volume_profile`` ``[n_steps, entry_points]`` replaces the triangular entry kernel with
     weights over ``entry_points`` equal sub-ranges of [low, high].
+    ``initial`` continues from another run's ``state`` (steps after its last one): the run
+    then takes that state's grid, ratios and column width unless given the same ones, and
+    a range cut at any steps gives the same levels, accounting and columns as one run.
     """
     cfg = config or ModelConfig(name="all")
     n = len(steps)
     gw, gt = group_layout(cfg)
     n_g = gw.shape[0]
+    if ratios is None and initial is not None:
+        ratios = initial.ratios
+    if grid is None and initial is not None:
+        grid = initial.grid
     if ratios is None:
         if not steps.venue or not steps.symbol:
             raise InputError("venue and symbol are needed to compute liquidation prices")
@@ -486,7 +525,11 @@ def estimate(
     hl = np.zeros(n_t) if cfg.half_lives_ms is None else np.asarray(cfg.half_lives_ms, float)
     hl = np.where(np.isfinite(hl), hl, 0.0)
     t0, t1 = int(steps.ts[0]), int(steps.ts[-1])
+    if initial is not None and cfg.column_ms is None:
+        cfg = replace(cfg, column_ms=initial.column_ms)
     col_ms = cfg.column_ms or column_width_ms(t0, t1, cfg.max_columns)
+    if initial is not None:
+        initial.check(grid, rat, col_ms, t0)
     col0 = t0 // col_ms
     n_c = t1 // col_ms - col0 + 1
     if n_c * n_t * 2 * grid.n > 2_000_000_000:
@@ -505,10 +548,22 @@ def estimate(
     calibrated = np.zeros((n, 2))
     final_state = np.zeros((n_g, 2, grid.n))
     counters = np.zeros(3, dtype=np.int64)
-    share = _long_share(steps, cfg, long_share)
-    oi_base, oi_filled = fill_oi_holes(steps.oi_base)
+    if initial is None:
+        raw, scale, rsum = (
+            np.zeros((2, n_g, 2, grid.n)),
+            np.ones((2, n_g, 2)),
+            np.zeros((2, n_g, 2)),
+        )
+        carry_i = np.array([0, 0, -1, grid.n], dtype=np.int64)
+        carry_f = np.zeros(3)
+    else:
+        raw, scale, rsum = initial.raw.copy(), initial.scale.copy(), initial.rsum.copy()
+        carry_i = np.array([1, initial.ts, initial.top_long, initial.bot_short], dtype=np.int64)
+        carry_f = np.array([initial.oi, *initial.live], dtype=np.float64)
+    share = _long_share(steps, cfg, long_share, first=initial is None)
+    oi_base, oi_filled = fill_oi_holes(steps.oi_base, None if initial is None else initial.oi)
     oi_px = oi_price(steps, cfg)
-    turn = book_turnover(steps.ts, steps.volume, oi_base * oi_px, share, cfg)
+    turn, vol_mean = book_turnover(steps.ts, steps.volume, oi_base * oi_px, share, cfg, initial)
     kernels.run_estimator(
         steps.ts,
         steps.low,
@@ -535,15 +590,8 @@ def estimate(
         np.int64(cfg.recent_window_ms),
         bool(cfg.calibrate_to_oi),
         bool(cfg.seed_initial_oi),
-        snapshots,
-        consumed,
-        live,
-        opened,
-        closed,
-        decayed,
-        calibrated,
-        final_state,
-        counters,
+        (raw, scale, rsum, carry_i, carry_f),
+        (snapshots, consumed, live, opened, closed, decayed, calibrated, final_state, counters),
     )
     columns_ts = (col0 + np.arange(n_c, dtype=np.int64)) * col_ms
     cidx = steps.ts // col_ms - col0
@@ -573,6 +621,22 @@ def estimate(
         meta=_venue_meta(cfg, steps, oi_filled),
         oi_filled=oi_filled,
         turnover=turn,
+        state=EstimatorState(
+            raw=raw,
+            scale=scale,
+            rsum=rsum,
+            top_long=int(carry_i[2]),
+            bot_short=int(carry_i[3]),
+            ts=int(carry_i[1]),
+            oi=float(carry_f[0]),
+            live=(float(carry_f[1]), float(carry_f[2])),
+            volume_mean=vol_mean[0],
+            pending_volume=vol_mean[1],
+            seeded=bool(cfg.seed_initial_oi) if initial is None else initial.seeded,
+            grid=grid,
+            ratios=rat,
+            column_ms=int(col_ms),
+        ),
         work={
             "level_writes": int(counters[0]),
             "levels_consumed": int(counters[1]),

@@ -42,17 +42,19 @@ def bucket_index_array(prices, origin, step, out):  # type: ignore[no-untyped-de
 
 
 @njit(cache=True, nogil=True)
-def relative_rate(rate, dt, half_life_ms, out):  # type: ignore[no-untyped-def]
+def relative_rate(rate, dt, half_life_ms, mean0, out):  # type: ignore[no-untyped-def]
     """``out[i] = rate[i] / m_i`` with ``m`` the causal exponential mean of ``rate``
-    (weight ``1 - 2^(-dt_i / half_life)`` for step ``i``, ``m_0 = rate_0``); 1 where the
-    mean is not positive (no volume information)."""
-    mean = 0.0
+    (weight ``1 - 2^(-dt_i / half_life)`` for step ``i``; ``m`` starts at ``mean0``, or at
+    ``rate_0`` when ``mean0`` is NaN); 1 where the mean is not positive (no volume
+    information). Returns the mean after the last step (to continue from)."""
+    mean = mean0
     for i in range(rate.shape[0]):
-        if i == 0:
+        if i == 0 and not math.isfinite(mean):
             mean = rate[0]
         else:
             mean += (1.0 - 2.0 ** (-dt[i] / half_life_ms)) * (rate[i] - mean)
         out[i] = rate[i] / mean if mean > 0.0 else 1.0
+    return mean
 
 
 @njit(cache=True, nogil=True)
@@ -110,6 +112,26 @@ def _snapshot(raw, scale, group_tier, out):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
+def _consume(raw, scale, rsum, group_tier, consumed, counters, t, s, lo, hi):  # type: ignore[no-untyped-def]
+    """Liquidate every side-``s`` level in buckets ``lo..hi`` at step ``t`` (into
+    ``consumed``); a side left with no level gets exact zero running totals."""
+    n_b = raw.shape[3]
+    for b in range(lo, hi + 1):
+        for p in range(2):
+            for g in range(raw.shape[1]):
+                v = raw[p, g, s, b]
+                if v != 0.0:
+                    counters[1] += 1
+                    consumed[t, group_tier[g], s] += v * scale[p, g, s]
+                    rsum[p, g, s] -= v
+                    raw[p, g, s, b] = 0.0
+    if (s == 0 and lo <= 0) or (s == 1 and hi >= n_b - 1):
+        for p in range(2):
+            for g in range(raw.shape[1]):
+                rsum[p, g, s] = 0.0
+
+
+@njit(cache=True, nogil=True)
 def run_estimator(  # type: ignore[no-untyped-def]
     ts,
     low,
@@ -136,15 +158,8 @@ def run_estimator(  # type: ignore[no-untyped-def]
     recent_ms,
     calibrate,
     seed_first,
-    snapshots,
-    consumed,
-    live,
-    opened,
-    closed,
-    decayed,
-    calibrated,
-    final_state,
-    counters,
+    state,
+    out,
 ):
     """Run the estimator over all steps, filling the preallocated output arrays.
 
@@ -156,22 +171,32 @@ def run_estimator(  # type: ignore[no-untyped-def]
     over the K entry points, or shape [0, K] for the triangular kernel;
     ``ratios`` float64[G, 2] (liquidation price / entry); ``group_weight`` float64[G]
     (sums to 1); ``group_tier`` int64[G]; ``half_life_ms`` float64[T] (0 = no decay).
-    Outputs: ``snapshots`` float32[C, T, 2, B], ``consumed`` float64[n, T, 2],
-    ``live, opened, closed, decayed, calibrated`` float64[n, 2],
+    ``state`` (read at the start, written at the end, so a later run continues exactly) is
+    the tuple ``(raw, scale, rsum, carry_i, carry_f)``: ``raw`` float64[2, G, 2, B] and
+    ``scale, rsum`` float64[2, G, 2] (pool levels = raw x scale); ``carry_i`` int64[4] =
+    (has a previous step, its time, top non-empty long bucket, bottom non-empty short
+    bucket); ``carry_f`` float64[3] = (previous OI, previous live long, previous live short).
+    ``out`` is the tuple of outputs ``(snapshots, consumed, live, opened, closed, decayed,
+    calibrated, final_state, counters)``: ``snapshots`` float32[C, T, 2, B], ``consumed``
+    float64[n, T, 2], ``live, opened, closed, decayed, calibrated`` float64[n, 2],
     ``final_state`` float64[G, 2, B]; ``counters`` int64[3] counts work done: level
     writes by opening, level cells consumed, snapshot columns written.
     """
+    raw, scale, rsum, carry_i, carry_f = state
+    snapshots, consumed, live, opened, closed, decayed, calibrated, final_state, counters = out
     n = ts.shape[0]
     n_g = ratios.shape[0]
     n_t = half_life_ms.shape[0]
     n_b = final_state.shape[2]
     n_c = snapshots.shape[0]
-    raw = np.zeros((2, n_g, 2, n_b))
-    scale = np.ones((2, n_g, 2))
-    rsum = np.zeros((2, n_g, 2))
     snap = np.zeros((n_t, 2, n_b))
-    top_long = -1  # upper bound of the non-empty long buckets
-    bot_short = n_b  # lower bound of the non-empty short buckets
+    has_prev = carry_i[0] != 0
+    p_ts = carry_i[1]
+    top_long = carry_i[2]  # upper bound of the non-empty long buckets
+    bot_short = carry_i[3]  # lower bound of the non-empty short buckets
+    p_oi = carry_f[0]
+    p_live0 = carry_f[1]
+    p_live1 = carry_f[2]
     has_profile = entry_profile.shape[0] > 0
     pts = np.empty(n_points)
     wts = np.empty(n_points)
@@ -183,39 +208,15 @@ def run_estimator(  # type: ignore[no-untyped-def]
         ih = bucket_index(high[t], origin, step)
         start = il if il > 0 else 0
         if top_long >= start:
-            for b in range(start, top_long + 1):
-                for p in range(2):
-                    for g in range(n_g):
-                        v = raw[p, g, 0, b]
-                        if v != 0.0:
-                            counters[1] += 1
-                            consumed[t, group_tier[g], 0] += v * scale[p, g, 0]
-                            rsum[p, g, 0] -= v
-                            raw[p, g, 0, b] = 0.0
+            _consume(raw, scale, rsum, group_tier, consumed, counters, t, 0, start, top_long)
             top_long = start - 1
-            if top_long < 0:
-                for p in range(2):
-                    for g in range(n_g):
-                        rsum[p, g, 0] = 0.0
         stop = ih if ih < n_b - 1 else n_b - 1
         if bot_short <= stop:
-            for b in range(bot_short, stop + 1):
-                for p in range(2):
-                    for g in range(n_g):
-                        v = raw[p, g, 1, b]
-                        if v != 0.0:
-                            counters[1] += 1
-                            consumed[t, group_tier[g], 1] += v * scale[p, g, 1]
-                            rsum[p, g, 1] -= v
-                            raw[p, g, 1, b] = 0.0
+            _consume(raw, scale, rsum, group_tier, consumed, counters, t, 1, bot_short, stop)
             bot_short = stop + 1
-            if bot_short > n_b - 1:
-                for p in range(2):
-                    for g in range(n_g):
-                        rsum[p, g, 1] = 0.0
 
-        d_oi = oi[t] - oi[t - 1] if t > 0 else (oi[0] if seed_first else 0.0)
-        target = oi[t] * oi_px[t] if (t > 0 or seed_first) else 0.0
+        d_oi = oi[t] - p_oi if has_prev else (oi[t] if seed_first else 0.0)
+        target = oi[t] * oi_px[t] if (has_prev or seed_first) else 0.0
 
         # (2) closing: v1 on falling OI only; v2 the gross closing flow of each book.
         for s in range(2):
@@ -228,7 +229,7 @@ def run_estimator(  # type: ignore[no-untyped-def]
             l1 = _pool_side_live(scale, rsum, OLDER, s)
             tot = l0 + l1
             if book_oi:
-                prev = live[t - 1, s] if t > 0 else 0.0
+                prev = (p_live0 if s == 0 else p_live1) if has_prev else 0.0
                 rem = 0.5 * (turn[t, s] - (target - prev)) - acc
                 floor = tot - target
                 if rem < floor:
@@ -256,7 +257,7 @@ def run_estimator(  # type: ignore[no-untyped-def]
 
         # (2b) recency window rollover, after the closing of the first step of a new window:
         # the recent pool (openings of the previous window) becomes older.
-        if recent_mode and t > 0 and ts[t] // recent_ms != ts[t - 1] // recent_ms:
+        if recent_mode and has_prev and ts[t] // recent_ms != p_ts // recent_ms:
             for g in range(n_g):
                 for s in range(2):
                     f = scale[RECENT, g, s] / scale[OLDER, g, s]
@@ -271,8 +272,8 @@ def run_estimator(  # type: ignore[no-untyped-def]
             _renormalise(raw, scale, rsum)
 
         # (3) decay: per-tier half-life, multiplicative.
-        if t > 0:
-            dt = float(ts[t] - ts[t - 1])
+        if has_prev:
+            dt = float(ts[t] - p_ts)
             for g in range(n_g):
                 hl = half_life_ms[group_tier[g]]
                 if hl > 0.0:
@@ -373,6 +374,11 @@ def run_estimator(  # type: ignore[no-untyped-def]
         for s in range(2):
             v = _pool_side_live(scale, rsum, RECENT, s) + _pool_side_live(scale, rsum, OLDER, s)
             live[t, s] = v if v > 0.0 else 0.0
+        has_prev = True
+        p_ts = ts[t]
+        p_oi = oi[t]
+        p_live0 = live[t, 0]
+        p_live1 = live[t, 1]
 
         # (6) snapshot at column boundaries (state at the end of each column).
         c = ts[t] // col_ms - col0
@@ -386,6 +392,13 @@ def run_estimator(  # type: ignore[no-untyped-def]
                         for b in range(n_b):
                             snapshots[cc, k, s, b] = snap[k, s, b]
 
+    carry_i[0] = 1 if has_prev else 0
+    carry_i[1] = p_ts
+    carry_i[2] = top_long
+    carry_i[3] = bot_short
+    carry_f[0] = p_oi
+    carry_f[1] = p_live0
+    carry_f[2] = p_live1
     for g in range(n_g):
         for s in range(2):
             for b in range(n_b):

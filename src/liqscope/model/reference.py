@@ -82,7 +82,7 @@ def reference_estimate(
     typical = _typical(steps)
     oi, _ = fill_oi_holes(steps.oi_base)
     oi_px = oi_price(steps, config)
-    turn = book_turnover(steps.ts, steps.volume, oi * oi_px, share, config)
+    turn, _ = book_turnover(steps.ts, steps.volume, oi * oi_px, share, config)
     book_oi = config.book == "oi"
     hl = list(config.half_lives_ms or [0.0] * n_t)
     recent = config.closing == "recent"

@@ -126,8 +126,8 @@ def validate(s: Steps) -> None:
         raise InputError(
             f"column open_interest is infinite at row {_first_bad(np.isinf(s.oi_base)) + 1}"
         )
-    if not np.isfinite(s.oi_base).any():
-        raise InputError("column open_interest has no value at any row")
+    # OI may be missing at every row of a piece that continues an earlier run's state;
+    # a fresh estimate refuses that (estimator.fill_oi_holes)
     if (s.oi_base < 0).any():
         raise InputError(f"negative open interest at row {_first_bad(s.oi_base < 0) + 1}")
     check_epoch_ms(s.ts)

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.intervals import HOUR_MS
 from liqscope.model.config import ModelConfig
 from liqscope.model.estimator import estimate
 from liqscope.model.steps import Steps
@@ -33,7 +34,6 @@ from liqscope.signals.realdata import (
     day_masks,
 )
 
-HOUR_MS = 3_600_000
 TILTS: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)
 HALF_LIVES_H: tuple[float, ...] = (0.0, 6.0, 24.0, 72.0)
 

@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from liqscope.domain.records import Record
+
 F64 = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
-class CascadeRead:
+class CascadeRead(Record):
     """State of one side over the last ``window`` steps."""
 
     side: str
@@ -27,16 +29,6 @@ class CascadeRead:
     move_pct: float
     """Price change over the window, % (signed)."""
     active: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "side": self.side,
-            "usd": self.usd,
-            "baseline_usd": self.baseline_usd,
-            "ratio": self.ratio,
-            "move_pct": self.move_pct,
-            "active": self.active,
-        }
 
 
 def cascade_read(

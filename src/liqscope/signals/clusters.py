@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.records import Record
 from liqscope.model.estimator import Heatmap
 
 F64 = NDArray[np.float64]
@@ -118,7 +119,7 @@ class LevelMap:
 
 
 @dataclass(frozen=True, slots=True)
-class Cluster:
+class Cluster(Record):
     """A dense band ``[low, high)`` of one side's liquidation levels."""
 
     side: SideName
@@ -136,39 +137,15 @@ class Cluster:
     leverage_mix: dict[str, float] = field(default_factory=dict)
     """USD per leverage tier (keys like ``"25x"``)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "side": self.side,
-            "low": self.low,
-            "high": self.high,
-            "usd": self.usd,
-            "peak_price": self.peak_price,
-            "center": self.center,
-            "distance_pct": self.distance_pct,
-            "distance_sigma": self.distance_sigma,
-            "leverage_mix": dict(self.leverage_mix),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class KeyLevels:
+class KeyLevels(Record):
     """Nearest and largest ("max pain") clusters above (shorts) and below (longs) price."""
 
     nearest_above: Cluster | None
     nearest_below: Cluster | None
     max_pain_above: Cluster | None
     max_pain_below: Cluster | None
-
-    def to_dict(self) -> dict[str, Any]:
-        def d(c: Cluster | None) -> dict[str, Any] | None:
-            return None if c is None else c.to_dict()
-
-        return {
-            "nearest_above": d(self.nearest_above),
-            "nearest_below": d(self.nearest_below),
-            "max_pain_above": d(self.max_pain_above),
-            "max_pain_below": d(self.max_pain_below),
-        }
 
 
 def log_return_sigma(close: ArrayLike, window: int = 240) -> float:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.records import Record
 from liqscope.model.grid import PriceGrid
 from liqscope.signals.clusters import bands
 
@@ -18,7 +18,7 @@ F64 = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
-class SRLevel:
+class SRLevel(Record):
     """A band ``[low, high)`` where realized liquidations concentrated."""
 
     kind: str
@@ -32,19 +32,6 @@ class SRLevel:
     short_usd: float
     count: int
     last_ts: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "low": self.low,
-            "high": self.high,
-            "price": self.price,
-            "usd": self.usd,
-            "long_usd": self.long_usd,
-            "short_usd": self.short_usd,
-            "count": self.count,
-            "last_ts": self.last_ts,
-        }
 
 
 def realized_levels(

@@ -67,7 +67,7 @@ from liqscope.signals.rules import (
 )
 from liqscope.signals.snapshots import Snapshot, save_snapshots, take_snapshots
 from liqscope.signals.storage import SignalStore
-from liqscope.store import open_store
+from liqscope.store import is_server_url, open_store
 from liqscope.store.base import Store
 from liqscope.store.readers import read_steps
 
@@ -190,7 +190,8 @@ class LiveAlerts:
             raise InputError("the alert lookback must be at least 10 minutes")
         if stale_ms < 0:
             raise InputError("the aggregate staleness limit must be >= 0")
-        self.path = Path(db_path)
+        self.db = db_path
+        """The store as given: a file path or a ``postgresql://`` URL (``store.open_store``)."""
         self.dispatcher = dispatcher or Dispatcher()
         self.engine = AlertEngine(rules, self.dispatcher)
         self.clock = clock
@@ -243,14 +244,14 @@ class LiveAlerts:
     def tick(self, now_ms: int | None = None) -> list[Alert]:
         """Evaluate every market's newly closed minutes (each venue, then the aggregate of
         the market's venues when a rule asks for it); the alerts delivered."""
-        if not self.path.is_file():
+        if not is_server_url(self.db) and not Path(self.db).is_file():
             return []
         now = self.clock.now_ms() if now_ms is None else now_ms
         closed_end = now - now % MINUTE_MS
         fired: list[Alert] = []
         with self._lock:
             self.ticks += 1
-            with open_store(self.path, readonly=True, clock=self.clock) as store:
+            with open_store(self.db, readonly=True, clock=self.clock) as store:
                 groups: dict[str, list[tuple[str, str, int]]] = {}
                 for venue, native, last in self._stored_markets(store):
                     groups.setdefault(market_of(venue, native), []).append((venue, native, last))

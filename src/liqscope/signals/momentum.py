@@ -7,10 +7,11 @@ levels below are still there), *forced* otherwise; likewise a rise with short li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from liqscope.domain.records import Record
 
 LABELS = (
     "flat",
@@ -22,7 +23,7 @@ LABELS = (
 
 
 @dataclass(frozen=True, slots=True)
-class MomentumRead:
+class MomentumRead(Record):
     label: str
     move_pct: float
     liq_usd: float
@@ -35,15 +36,6 @@ class MomentumRead:
         return self.label.endswith("without_long_liquidations") or self.label.endswith(
             "without_short_liquidations"
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "move_pct": self.move_pct,
-            "liq_usd": self.liq_usd,
-            "baseline_usd": self.baseline_usd,
-            "ratio": self.ratio,
-        }
 
 
 def momentum_read(

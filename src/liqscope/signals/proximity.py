@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from liqscope.domain.records import Record
 from liqscope.signals.clusters import Cluster
 
 
 @dataclass(frozen=True, slots=True)
-class ProximityWarning:
+class ProximityWarning(Record):
     """A cluster of at least ``min_usd`` that price is close to."""
 
     cluster: Cluster
     by_pct: bool
     by_sigma: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster.to_dict(), "by_pct": self.by_pct, "by_sigma": self.by_sigma}
 
 
 def proximity(

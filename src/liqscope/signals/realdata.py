@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.intervals import DAY_MS
 from liqscope.model.config import ModelConfig
 from liqscope.model.estimator import EstimateResult, estimate, shortcut_ratios
 from liqscope.model.predict import bin_by_interval, predicted_liquidations
@@ -35,7 +36,6 @@ from liqscope.model.steps import Steps
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
-DAY_MS = 86_400_000
 COINS: tuple[str, ...] = ("BTC", "ETH", "SOL")
 PRIOR_RANGE = 0.2
 """The no-data distance prior spreads each side's OI over ``PRIOR_RANGE`` (20 %) of price

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.records import Record
 from liqscope.model.estimator import Heatmap
 from liqscope.model.steps import Steps
 from liqscope.signals.cascade import cascade_read
@@ -85,7 +86,7 @@ CONDITIONS: tuple[str, ...] = tuple(PARAMS)
 
 
 @dataclass(frozen=True)
-class AlertRule:
+class AlertRule(Record):
     """One alert rule; ``params`` are merged over the condition's defaults."""
 
     id: str
@@ -131,16 +132,6 @@ class AlertRule:
         if self.symbol not in ("*", symbol):
             return False
         return self.venue == venue or (self.venue == "*" and venue != AGGREGATE)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "condition": self.condition,
-            "symbol": self.symbol,
-            "venue": self.venue,
-            "params": dict(self.params),
-            "cooldown_s": self.cooldown_s,
-        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AlertRule:
@@ -211,7 +202,7 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(Record):
     """A fired alert and what triggered it."""
 
     rule_id: str
@@ -222,18 +213,6 @@ class Alert:
     price: float
     message: str
     details: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule_id": self.rule_id,
-            "venue": self.venue,
-            "symbol": self.symbol,
-            "condition": self.condition,
-            "ts": self.ts,
-            "price": self.price,
-            "message": self.message,
-            "details": self.details,
-        }
 
 
 class _Market:

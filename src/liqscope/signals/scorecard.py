@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.intervals import DAY_MS, HOUR_MS
 from liqscope.model.config import ModelConfig
 from liqscope.model.estimator import EstimateResult, Heatmap, estimate
 from liqscope.model.steps import Steps
@@ -41,8 +42,6 @@ from liqscope.signals.clusters import bands, rolling_sigma
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 ZONE_PCT = 0.25
 """Width of a scoring zone, % of price: realized fills slip past their level by more than
 a fine grid bucket, so levels are compared with fills on zones, not buckets."""

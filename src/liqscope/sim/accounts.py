@@ -36,6 +36,7 @@ import numpy as np
 
 from liqscope.sim.config import PASSIVE, Positions
 from liqscope.sim.exchange.server import BadParam
+from liqscope.store.positions import AccountPoll, PositionSnapshot, record_accounts, record_polls
 from liqscope.venues.hyperliquid.rules import maintenance_margin_rate
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ __all__ = [
     "SimAccounts",
     "TruePosition",
     "WeightBudget",
+    "fill_positions",
     "info_weight",
     "liquidation_px",
 ]
@@ -342,3 +344,31 @@ class SimAccounts:
     def truth(self, coin: str) -> list[TruePosition]:
         """The exact positions of ``coin`` as last served to a poller, one per account."""
         return [p for ps in self.served.values() for p in ps if p.coin == coin]
+
+
+def fill_positions(
+    store: object, coin: str, ts: int, price: float, n: int = 200, seed: int = 5
+) -> list[AccountPoll]:
+    """Write ``n`` synthetic Hyperliquid accounts, each polled once at ``ts`` with one
+    position in ``coin`` around ``price`` (liquidation prices at a 1 % maintenance rate; a
+    third cross), through ``store.positions``; for tests and demos that need measured
+    positions without a simulated venue. Returns the polls written."""
+    from liqscope.sim.exchange.hyperliquid import address
+
+    rng = np.random.default_rng(seed)
+    levs = np.array([2.0, 3.0, 5.0, 10.0, 20.0, 25.0, 40.0])
+    polls: list[AccountPoll] = []
+    for i in range(n):
+        user = address(f"synthetic:{coin}", i)
+        side = 1 if rng.random() < 0.55 else -1
+        lev = float(rng.choice(levs, p=[0.05, 0.1, 0.2, 0.3, 0.2, 0.1, 0.05]))
+        entry = price * float(1.0 + rng.normal(0.0, 0.01))
+        qty = float(rng.lognormal(9.0, 1.2)) / entry
+        liq = entry * (1.0 - side * (1.0 / lev - 0.01))
+        mode = "cross" if i % 3 == 0 else "isolated"
+        snap = PositionSnapshot("hyperliquid", user, coin, ts, side * qty, entry, lev, mode, liq,
+                                qty * entry / lev, qty * price)  # fmt: skip
+        polls.append(AccountPoll("hyperliquid", user, ts, (snap,)))
+    record_accounts(store, "hyperliquid", [(p.address, "trades") for p in polls], ts)
+    record_polls(store, polls)
+    return polls

@@ -8,6 +8,8 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from liqscope.domain.records import Columns
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
@@ -83,7 +85,7 @@ class SimConfig:
 
 
 @dataclass(frozen=True)
-class Positions:
+class Positions(Columns):
     """Positions as parallel arrays. ``exit_reason`` 0 = still open (exit fields -1 / nan),
     1 hazard close, 2 take-profit, 3 stop-loss, 4 liquidation. ``kind`` 0 trend, 1 mean-reversion,
     2 noise, 3 passive (maker) opener. ``qty`` in base units; ``notional_usd`` = qty × entry."""
@@ -102,9 +104,6 @@ class Positions:
     exit_ts: I64
     exit_px: F64
     exit_reason: I8
-
-    def __len__(self) -> int:
-        return int(self.id.shape[0])
 
     @property
     def notional_usd(self) -> F64:

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from liqscope.domain.intervals import MINUTE_MS
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-MINUTE = 60_000
 
 
 @dataclass
@@ -39,7 +40,7 @@ def synthetic_series(start_ms: int, minutes: int, seed: int, price0: float) -> _
     low = np.minimum(open_, close) * (1 - wick[1])
     volume = rng.gamma(2.0, 50.0, minutes)
     oi = 50_000 + np.cumsum(rng.normal(2.0, 20.0, minutes))
-    ts = start_ms + np.arange(minutes, dtype=np.int64) * MINUTE
+    ts = start_ms + np.arange(minutes, dtype=np.int64) * MINUTE_MS
     return _Series(ts, open_, high, low, close, volume, np.maximum(oi, 1000.0))
 
 
@@ -68,7 +69,7 @@ def fill_store(
                 venue,
                 native,
                 int(s.ts[i]),
-                MINUTE,
+                MINUTE_MS,
                 float(s.open[i]),
                 float(s.high[i]),
                 float(s.low[i]),
@@ -80,7 +81,7 @@ def fill_store(
             for i in range(minutes)
         ]
         oi = [
-            OpenInterest(venue, native, int(s.ts[i]) + MINUTE - 1, float(s.oi[i]), None)
+            OpenInterest(venue, native, int(s.ts[i]) + MINUTE_MS - 1, float(s.oi[i]), None)
             for i in range(minutes)
         ]
         n = liquidations_per_day * minutes // 1440
@@ -94,7 +95,7 @@ def fill_store(
                 Liquidation(
                     venue,
                     native,
-                    int(s.ts[i]) + int(rng.integers(0, MINUTE)) + j % 7,
+                    int(s.ts[i]) + int(rng.integers(0, MINUTE_MS)) + j % 7,
                     side,
                     usd / px,
                     px,

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.liqprice import liquidation_price
+from liqscope.domain.records import Columns
 from liqscope.domain.tiers import TierTable
 from liqscope.domain.types import Side
 from liqscope.model.grid import PriceGrid
@@ -131,7 +132,7 @@ def recompute_liquidation_prices(
 
 
 @dataclass(frozen=True)
-class MinuteSteps:
+class MinuteSteps(Columns):
     """Fixed-length steps built from public data. OHLC comes from trades (last price); a step
     without trades repeats the previous close with zero volume. ``oi_base`` is the OI row of the
     step's last second. ``mark_*`` come from the per-second mark rows."""
@@ -147,9 +148,6 @@ class MinuteSteps:
     mark_high: F64
     mark_low: F64
     mark_close: F64
-
-    def __len__(self) -> int:
-        return int(self.ts.shape[0])
 
     def to_model(
         self,

@@ -12,6 +12,7 @@ from liqscope.domain.intervals import DAY_MS
 from liqscope.store._db import SqlBase
 from liqscope.store._reads import LAST_SEQ_SQL, where
 from liqscope.store.base import TABLES
+from liqscope.store.positions import POSITION_RETENTION, with_positions
 
 RETENTION_COLUMN: dict[str, str] = {
     "liquidations": "ts",
@@ -23,6 +24,7 @@ RETENTION_COLUMN: dict[str, str] = {
     "gaps": "end_ms",
     "alerts": "ts",
     "snapshots": "ts",
+    **POSITION_RETENTION,
 }
 """Tables retention applies to, and the time column it compares."""
 
@@ -77,7 +79,7 @@ class MaintenanceMixin(SqlBase):
         for table, d in plan.items():
             if d < 0:
                 raise InputError(f"retention days must be >= 0, got {d} for {table}")
-        cutoffs = {table: now_ms - d * DAY_MS for table, d in plan.items()}
+        cutoffs = with_positions({table: now_ms - d * DAY_MS for table, d in plan.items()})
         deleted = self._drop_expired(cutoffs)
         with self.transaction():
             for table, cutoff in cutoffs.items():

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from liqscope.domain.errors import InputError, StoreError
-from liqscope.domain.events import Candle, Liquidation, OpenInterest
+from liqscope.domain.events import Candle, Liquidation, OpenInterest, Trade
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.types import ContractType, PriceKind, Side
 from liqscope.store._db import Params, Row, SqlBase
@@ -328,3 +328,13 @@ class ReadMixin(SqlBase):
             (venue, symbol, preset, min(at_ms, TS_MAX)),
         )
         return got[0] if got else None
+
+    def trades(self, venue: str, symbol: str, t0: int, t1: int) -> list[Trade]:
+        rows = self._all(
+            "SELECT ts, price, qty, taker_side, trade_id FROM trades "
+            "WHERE venue = ? AND symbol = ? AND ts >= ? AND ts < ?",
+            (venue, symbol, max(t0, -TS_MAX), min(t1, TS_MAX)),
+        )
+        out = [Trade(venue, symbol, int(ts), p, q, Side(sd), str(i)) for ts, p, q, sd, i in rows]
+        out.sort(key=lambda t: (t.ts, t.trade_id))  # in Python: the backends collate apart
+        return out

@@ -59,14 +59,14 @@ class SummaryMixin(ReadMixin):
         )
         ohlcv = queries.empty_ohlcv(n)
         if usable and n:
-            ts, o, h, lo, c, v, tb = self._columns(
+            ts, *cols = self._columns(
                 "SELECT ts, open, high, low, close, volume, taker_buy_volume FROM candles "
                 "WHERE venue = ? AND symbol = ? AND interval_ms = ? AND ts >= ? AND ts < ?",
                 (*market, usable[0], lo_t, hi_t),
                 "iffffff",
             )
             if ts.size:
-                ohlcv = queries.ohlcv_from_candles(ts, o, h, lo, c, v, tb, g, interval_ms)
+                ohlcv = queries.ohlcv_from_candles(ts, cols, g, interval_ms)
         has_trades = self._one(
             "SELECT 1 FROM trades WHERE venue = ? AND symbol = ? AND ts >= ? AND ts < ? LIMIT 1",
             (*market, lo_t, hi_t),
@@ -100,20 +100,7 @@ class SummaryMixin(ReadMixin):
             "iifi",
         )
         bars = queries.realized(l_ts, l_side, l_usd, l_samp.astype(bool), lo_t, hi_t, interval_ms)
-        return Steps(
-            interval_ms=interval_ms,
-            ts=g,
-            open=ohlcv.open,
-            high=ohlcv.high,
-            low=ohlcv.low,
-            close=ohlcv.close,
-            volume=ohlcv.volume,
-            taker_buy_volume=ohlcv.taker_buy_volume,
-            oi_base=oi,
-            liq_long_usd=bars.long_usd,
-            liq_short_usd=bars.short_usd,
-            sampled=bool(bars.sampled.any()),
-        )
+        return queries.assemble_steps(interval_ms, g, ohlcv, oi, bars)
 
     def coverage(self, now_ms: int) -> list[Coverage]:
         """Counts, time ranges, gaps and last message age per venue/symbol/stream."""

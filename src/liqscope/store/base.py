@@ -26,6 +26,7 @@ from liqscope.domain.events import (
     Trade,
 )
 from liqscope.domain.instruments import Instrument
+from liqscope.domain.records import Columns
 from liqscope.model.steps import Steps as ModelSteps
 
 FloatArray = npt.NDArray[np.float64]
@@ -164,7 +165,7 @@ class Coverage:
 
 
 @dataclass(frozen=True, slots=True)
-class Steps:
+class Steps(Columns):
     """Per-step arrays in the estimator's layout (all the same length).
 
     ``ts`` is each step's open time. Prices are NaN for steps without market data,
@@ -186,9 +187,6 @@ class Steps:
     liq_long_usd: FloatArray
     liq_short_usd: FloatArray
     sampled: bool = field(default=False)
-
-    def __len__(self) -> int:
-        return int(self.ts.shape[0])
 
     def to_model(self, venue: str, symbol: str) -> ModelSteps | None:
         """The steps the estimator can use: those with prices and a known OI (OHLC made
@@ -356,6 +354,11 @@ class Store(Protocol):
         venue: str | None = None,
         symbol: str | None = None,
     ) -> list[Path]: ...
+
+    # -- trades --
+    def trades(self, venue: str, symbol: str, t0: int, t1: int) -> list[Trade]:
+        """Public trades with ``t0 <= ts < t1``, by time, then trade id (code-point order)."""
+        ...
 
 
 __all__ = [

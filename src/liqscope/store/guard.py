@@ -12,10 +12,11 @@ from collections.abc import Iterable
 
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, OpenInterest, Trade
+from liqscope.domain.intervals import DAY_MS
 
 TS_MIN_MS = 1_483_228_800_000
 """2017-01-01 00:00 UTC: no perpetual-futures event stored here is older."""
-FUTURE_SLACK_MS = 86_400_000
+FUTURE_SLACK_MS = DAY_MS
 """How far past the store's clock an event time may lie (clock skew, venue time zones)."""
 
 __all__ = ["FUTURE_SLACK_MS", "TS_MIN_MS", "check_events"]

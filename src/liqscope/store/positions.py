@@ -5,12 +5,14 @@ first/last seen), ``position_polls`` (one row per poll of an account, also when 
 nothing) and ``position_snapshots`` (one row per position of a poll). What was known at ``t``
 is each account's newest poll at or before ``t`` and the positions of that poll: an account
 that closed its position shows nothing once polled again, and nothing polled after ``t`` is
-ever used. Writes are idempotent (keyed by venue, address, coin and poll time).
+ever used. Writes are idempotent (keyed by venue, address, coin and poll time). Retention
+(``delete_older_than``) deletes polls and their snapshots together (:func:`with_positions`);
+the accounts known are kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from liqscope.domain.errors import InputError
@@ -18,6 +20,7 @@ from liqscope.store._db import Row, SqlBase
 from liqscope.store._writes import _later
 
 __all__ = [
+    "POSITION_RETENTION",
     "AccountCounts",
     "AccountPoll",
     "PositionSnapshot",
@@ -27,7 +30,11 @@ __all__ = [
     "positions_at",
     "record_accounts",
     "record_polls",
+    "with_positions",
 ]
+
+POSITION_RETENTION: dict[str, str] = {"position_polls": "ts", "position_snapshots": "ts"}
+"""The position tables retention applies to, and their time column."""
 
 SNAPSHOT_COLUMNS = (
     "venue, address, coin, ts, size, entry_px, leverage, leverage_type, liquidation_px, "
@@ -195,3 +202,14 @@ def account_counts(store: object, venue: str, at_ms: int, recent_ms: int) -> Acc
         int(polled[0]) if polled else 0,
         int(recent[0]) if recent else 0,
     )
+
+
+def with_positions(cutoffs: Mapping[str, int]) -> dict[str, int]:
+    """Retention cutoffs with the position tables kept in step: a poll and its snapshots go
+    together (a poll left without its snapshots would read as "no position then"), so the
+    later of the two tables' cutoffs applies to both."""
+    out = dict(cutoffs)
+    given = [out[t] for t in POSITION_RETENTION if t in out]
+    if given:
+        out.update(dict.fromkeys(POSITION_RETENTION, max(given)))
+    return out

@@ -5,6 +5,7 @@ Used by the SQL backends to build estimator steps and by the realized-liquidatio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,8 @@ from liqscope.domain.intervals import (
     DAY_MS,
     WEEK_MS,
 )
-from liqscope.store.base import FloatArray, IntArray
+from liqscope.domain.records import Columns
+from liqscope.store.base import FloatArray, IntArray, Steps
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -52,7 +54,7 @@ def bucket_index(ts: IntArray, grid_ts: IntArray, step_ms: int) -> IntArray:
 
 
 @dataclass(frozen=True, slots=True)
-class RealizedBars:
+class RealizedBars(Columns):
     """Realized liquidations per bucket; ``long_usd`` is the notional of liquidated longs.
 
     ``sampled`` is True for a bucket holding any event from a sampled feed: its totals
@@ -66,9 +68,6 @@ class RealizedBars:
     count_long: IntArray
     count_short: IntArray
     sampled: BoolArray
-
-    def __len__(self) -> int:
-        return int(self.ts.shape[0])
 
 
 def realized(
@@ -119,17 +118,10 @@ def empty_ohlcv(n: int) -> Ohlcv:
     )
 
 
-def _reduce_groups(
-    idx: IntArray,
-    o: FloatArray,
-    h: FloatArray,
-    lo: FloatArray,
-    c: FloatArray,
-    v: FloatArray,
-    tb: FloatArray,
-    n: int,
-) -> Ohlcv:
-    """Combine rows (sorted by time, ``idx`` = step of each row) into per-step OHLCV."""
+def _reduce_groups(idx: IntArray, cols: Sequence[FloatArray], n: int) -> Ohlcv:
+    """Combine rows (sorted by time, ``idx`` = step of each row; ``cols`` = open, high, low,
+    close, volume, taker-buy volume) into per-step OHLCV."""
+    o, h, lo, c, v, tb = cols
     out = empty_ohlcv(n)
     if idx.size == 0:
         return out
@@ -156,19 +148,12 @@ def _on_grid(ts: IntArray, grid_ts: IntArray, step_ms: int) -> tuple[IntArray, I
 
 
 def ohlcv_from_candles(
-    ts: IntArray,
-    o: FloatArray,
-    h: FloatArray,
-    lo: FloatArray,
-    c: FloatArray,
-    v: FloatArray,
-    tb: FloatArray,
-    grid_ts: IntArray,
-    step_ms: int,
+    ts: IntArray, cols: Sequence[FloatArray], grid_ts: IntArray, step_ms: int
 ) -> Ohlcv:
-    """Aggregate candles (of an interval dividing ``step_ms``) onto the grid."""
+    """Aggregate candles (of an interval dividing ``step_ms``; ``cols`` = open, high, low,
+    close, volume, taker-buy volume) onto the grid."""
     idx, sel = _on_grid(ts, grid_ts, step_ms)
-    return _reduce_groups(idx, o[sel], h[sel], lo[sel], c[sel], v[sel], tb[sel], int(grid_ts.size))
+    return _reduce_groups(idx, [col[sel] for col in cols], int(grid_ts.size))
 
 
 def ohlcv_from_trades(
@@ -184,7 +169,7 @@ def ohlcv_from_trades(
     p = price[sel]
     q = qty[sel]
     tb = np.where(taker_side[sel] > 0, q, 0.0)
-    return _reduce_groups(idx, p, p, p, p, q, tb, int(grid_ts.size))
+    return _reduce_groups(idx, (p, p, p, p, q, tb), int(grid_ts.size))
 
 
 def merge_ohlcv(primary: Ohlcv, fallback: Ohlcv) -> Ohlcv:
@@ -218,3 +203,25 @@ def asof(obs_ts: IntArray, obs_val: FloatArray, at: IntArray) -> FloatArray:
     ok = pos >= 0
     out[ok] = v[pos[ok]]
     return out
+
+
+def assemble_steps(
+    interval_ms: int, grid_ts: IntArray, ohlcv: Ohlcv, oi_base: FloatArray, bars: RealizedBars
+) -> Steps:
+    """The :class:`~liqscope.store.base.Steps` of a grid from its parts: prices and volumes,
+    open interest as of each step's close, realized liquidations (every backend and the lake
+    read their rows their own way, then meet here)."""
+    return Steps(
+        interval_ms=interval_ms,
+        ts=grid_ts,
+        open=ohlcv.open,
+        high=ohlcv.high,
+        low=ohlcv.low,
+        close=ohlcv.close,
+        volume=ohlcv.volume,
+        taker_buy_volume=ohlcv.taker_buy_volume,
+        oi_base=oi_base,
+        liq_long_usd=bars.long_usd,
+        liq_short_usd=bars.short_usd,
+        sampled=bool(bars.sampled.any()),
+    )

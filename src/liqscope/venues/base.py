@@ -21,11 +21,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 import orjson
 
+from liqscope.domain import registry
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError, VenueError
 from liqscope.domain.events import Candle, Event, OpenInterest
@@ -45,10 +46,12 @@ __all__ = [
     "UnknownInstrument",
     "VenueAdapter",
     "VenueBanned",
+    "VenueStreams",
     "checked",
-    "interval_ms",
+    "kline_candle",
     "load_json",
     "load_object",
+    "op_subscribe",
     "windows",
 ]
 
@@ -137,19 +140,6 @@ class StreamPlan:
     max_lifetime_s: float | None  # reconnect before this (None: no documented limit)
     max_messages_per_s: float | None = None  # client -> server messages (subscribes, pings)
     channels: frozenset[Channel] = field(default_factory=frozenset)
-
-
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
-def interval_ms(interval: str) -> int:
-    """Milliseconds of a canonical interval (Binance spelling: ``1m``, ``15m``, ``4h``, ``1d``,
-    ``1w``). Calendar months are not supported (their length varies)."""
-    unit = _UNIT_MS.get(interval[-1:])
-    count = interval[:-1]
-    if unit is None or not count.isdigit() or int(count) <= 0:
-        raise InputError(f"unknown interval {interval!r} (expected e.g. 1m, 5m, 1h, 4h, 1d, 1w)")
-    return int(count) * unit
 
 
 def load_json(frame: Frame) -> Any:
@@ -355,10 +345,64 @@ def windows(start_ms: int, end_ms: int, step_ms: int) -> list[tuple[int, int]]:
     return [(s, min(s + step_ms, end_ms)) for s in range(start_ms, end_ms, step_ms)]
 
 
+def op_subscribe(items: Sequence[Any], per_message: int) -> list[str]:
+    """``{"op": "subscribe", "args": [...]}`` messages of at most ``per_message`` items each
+    (the shape Bybit and OKX share)."""
+    return [
+        orjson.dumps({"op": "subscribe", "args": list(items[i : i + per_message])}).decode()
+        for i in range(0, len(items), per_message)
+    ]
+
+
+def kline_candle(
+    venue: str,
+    symbol: str,
+    step_ms: int,
+    row: Sequence[Any],
+    volume: Any,
+    taker_buy: Any,
+    closed: bool,
+) -> Candle:
+    """A candle from a REST kline row laid out ``[open time, open, high, low, close, …]``
+    (Binance, Bybit and OKX share it). Raises IndexError/TypeError/ValueError when unreadable."""
+    return Candle(
+        venue,
+        symbol,
+        int(row[0]),
+        step_ms,
+        float(row[1]),
+        float(row[2]),
+        float(row[3]),
+        float(row[4]),
+        float(volume),
+        None if taker_buy is None else float(taker_buy),
+        closed,
+    )
+
+
+class VenueStreams(Protocol):
+    """What each venue's ``streams`` module declares: the channels its WS carries, its
+    keep-alive, the URL of a connection, what it subscribes to and the messages doing it."""
+
+    CHANNELS: frozenset[Channel]
+    PING: PingPolicy
+
+    def ws_url(self, base: str, symbols: Sequence[str]) -> str: ...
+
+    def subscriptions(self, symbols: Sequence[str], channels: Iterable[Channel]) -> Sequence[Any]:
+        """The venue's names (or objects) of ``symbols`` × ``channels``."""
+        ...
+
+    def subscribe_messages(self, items: Sequence[Any], /) -> list[str]:
+        """The messages subscribing a connection to ``items``."""
+        ...
+
+
 class VenueAdapter(ABC):
     """One venue: what it offers (declared), how to connect, how to read its frames, REST.
 
-    Subclasses set the class attributes and implement the abstract methods.
+    Subclasses set the class attributes (``ws_channels`` and ``ping`` follow from ``streams``,
+    the feed facts from ``domain.registry``) and implement :meth:`parse`.
     ``ws_url``/``rest_url`` overrides point the adapter at a simulated exchange on 127.0.0.1.
     """
 
@@ -366,16 +410,27 @@ class VenueAdapter(ABC):
     venue: ClassVar[str]  # the venue written on events (a liqscope.domain.types.Venue value)
     default_ws_url: ClassVar[str]
     default_rest_url: ClassVar[str]
+    # From domain.registry for ``venue`` (set on each subclass that names its venue):
     has_liquidation_feed: ClassVar[bool]
     liquidations_sampled: ClassVar[bool]  # True: totals from the feed are lower bounds
-    ws_channels: ClassVar[frozenset[Channel]]  # channels the WS can carry
+    streams: ClassVar[VenueStreams]  # the venue's ``streams`` module
+    ws_channels: ClassVar[frozenset[Channel]]  # channels the WS can carry (``streams``)
     # Channels the WS above does not carry but the REST API serves, which a collector should
     # poll over REST instead (OKX candles: their WS channel lives on another endpoint).
     rest_polled_channels: ClassVar[frozenset[Channel]] = frozenset()
-    ping: ClassVar[PingPolicy]
-    max_connection_lifetime_s: ClassVar[float | None]
+    ping: ClassVar[PingPolicy]  # from ``streams``
+    max_connection_lifetime_s: ClassVar[float | None] = None  # None: no documented limit
     max_messages_per_s: ClassVar[float | None] = None
     rest_class: ClassVar[type[RestClient]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "venue" in cls.__dict__:
+            cls.has_liquidation_feed = registry.has_liquidation_feed(cls.venue)
+            cls.liquidations_sampled = registry.sampled_feed(cls.venue)
+        if "streams" in cls.__dict__:
+            cls.ws_channels = cls.streams.CHANNELS
+            cls.ping = cls.streams.PING
 
     def __init__(
         self,
@@ -394,15 +449,16 @@ class VenueAdapter(ABC):
 
     # -- streams -------------------------------------------------------------------------
 
-    @abstractmethod
     def ws_url(self, symbols: Sequence[str], channels: Iterable[Channel]) -> str:
         """The URL to connect to for these symbols and channels."""
+        return self.streams.ws_url(self.ws_base_url, symbols)
 
-    @abstractmethod
     def subscribe_messages(
         self, symbols: Sequence[str], channels: Iterable[Channel]
     ) -> list[Frame]:
         """Messages to send right after connecting (and after every reconnect)."""
+        st = self.streams
+        return list(st.subscribe_messages(st.subscriptions(symbols, channels)))
 
     def stream_plan(self, symbols: str | Sequence[str], channels: Iterable[Channel]) -> StreamPlan:
         """URL + subscribe messages + keep-alive + lifetime for one connection."""

@@ -10,10 +10,8 @@ const SCALES = {
   heat: [[0, "#06120b"], [0.08, "#0f3d22"], [0.3, "#1f9d55"], [0.55, "#facc15"], [0.78, "#f97316"], [1, "#dc2626"]],
   mono: [[0, "#0b0e14"], [1, "#e5e7eb"]],
 };
-const TIER_COLORS = ["#3b82f6", "#8b5cf6", "#f59e0b", "#f97316", "#ef4444", "#ec4899", "#14b8a6", "#a3e635"];
-const SEVERITY_COLORS = { critical: "#ef4444", warning: "#f59e0b", info: "#3b82f6" };
 const VENUE_SHADES = { binance: 1.0, bybit: 0.78, okx: 0.6, hyperliquid: 0.45 };
-const PLOT_BG = "#0b0e14";
+const PLOT_BG = PALETTE.background;
 const AXIS = { gridcolor: "#1c2331", zerolinecolor: "#2a3346", color: "#8a94aa", linecolor: "#232b3b" };
 const SPIKE = { showspikes: true, spikemode: "across", spikesnap: "cursor", spikecolor: "#9aa4b8", spikethickness: 1, spikedash: "dot" };
 const CONFIG = { responsive: true, scrollZoom: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
@@ -32,7 +30,6 @@ const seenFeed = new Set();
 
 const unitMs = { m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3, y: 365 * 86400e3 };
 const intervalMs = (name) => Number(name.slice(0, -1)) * unitMs[name.slice(-1)];
-const tierColor = (t) => TIER_COLORS[Math.max(0, catalogue.tiers.indexOf(t)) % TIER_COLORS.length];
 const marketVenues = () => {
   const m = catalogue.markets.find((x) => x.symbol === state.symbol);
   return m ? m.venues.map((v) => v.venue) : [];
@@ -212,9 +209,14 @@ function venuesWithData(t0, t1) {
 const skippedOf = (d) => (d.provenance && d.provenance.skipped_venues) || [];
 const usedVenues = (d) => d.venues.filter((v) => !skippedOf(d).includes(v));
 /** "stored data starts at …" with the first stored candle (the server names its column). */
-function dataStartNote(d) {
+/** First stored data time of a response's market and venues (from /api/status), or null. */
+function firstStored(d) {
   const firsts = coverage.filter((c) => c.symbol === d.symbol && d.venues.includes(c.venue) && c.first_ts !== null).map((c) => c.first_ts);
-  return firsts.length ? `stored data starts at ${fmtTime(Math.min(...firsts))}: the heatmap covers the part of the window with data` : null;
+  return firsts.length ? Math.min(...firsts) : null;
+}
+function dataStartNote(d, what = "the heatmap covers the part of the window with data") {
+  const first = firstStored(d);
+  return first !== null ? `stored data starts at ${fmtTime(first)}: ${what}` : null;
 }
 /** The heatmap's note, with skipped venues said the way they are: no data in this window,
     or data the model cannot use (e.g. candles without open interest). */
@@ -336,7 +338,7 @@ async function drawHeatmap(d, c, gen) {
     colorbar: {
       title: { text: usd ? "USD" : "relative", side: "right", font: { color: "#8a94aa" } },
       tickfont: { color: "#8a94aa" }, outlinewidth: 0, thickness: 12, y: 0.58, len: 0.84,
-      tickformat: usd ? "$~s" : ".2f",
+      ...(usd ? usdTicks([zmax], false, 5) : { tickformat: ".2f" }),
     },
   }];
   let yr;
@@ -362,15 +364,15 @@ async function drawHeatmap(d, c, gen) {
     // when alerts fired, along the top of the map (hover for the message)
     traces.push({
       type: "scatter", mode: "markers", name: "alerts", x: fired.map((a) => new Date(a.ts)), y: fired.map(() => 0.975), yaxis: "y3",
-      marker: { symbol: "triangle-down", size: 10, color: fired.map((a) => SEVERITY_COLORS[a.severity] || "#f5c542"), line: { width: 1, color: "#0b0e14" } },
+      marker: { symbol: "triangle-down", size: 10, color: fired.map((a) => PALETTE.severity[a.severity] || PALETTE.price), line: { width: 1, color: "#0b0e14" } },
       text: fired.map((a) => `${fmtTime(a.ts)} ${a.venue} ${a.rule}<br>${esc(a.message)}`), hovertemplate: "%{text}<extra></extra>",
     });
   }
   const shapes = [], annotations = [];
   const mark = Number(state.mark);
   if (mark && isCustom()) {
-    shapes.push({ type: "line", x0: new Date(mark), x1: new Date(mark), yref: "paper", y0: 0, y1: 1, line: { color: "#f5c542", width: 1.5, dash: "dash" } });
-    annotations.push({ x: new Date(mark), yref: "paper", y: 1.0, yanchor: "bottom", text: "alert", showarrow: false, font: { color: "#f5c542", size: 11 } });
+    shapes.push({ type: "line", x0: new Date(mark), x1: new Date(mark), yref: "paper", y0: 0, y1: 1, line: { color: PALETTE.price, width: 1.5, dash: "dash" } });
+    annotations.push({ x: new Date(mark), yref: "paper", y: 1.0, yanchor: "bottom", text: "alert", showarrow: false, font: { color: PALETTE.price, size: 11 } });
   }
   const used = usedVenues(d);
   const who = used.length > 1 ? "aggregate of " + used.join(", ") : used.join(", ");
@@ -443,18 +445,20 @@ async function loadMap(gen) {
     if (sides !== "short") traces.push({ type: "bar", name: t, x: mids, y: d.long[t], marker: { color }, legendgroup: t, hovertemplate: `${t} long %{y:$,.0f}<extra>%{x:,.1f}</extra>` });
     if (sides !== "long") traces.push({ type: "bar", name: t + " short", x: mids, y: d.short[t], marker: { color, opacity: 0.75 }, legendgroup: t, showlegend: sides === "short", hovertemplate: `${t} short %{y:$,.0f}<extra>%{x:,.1f}</extra>` });
   }
+  const stacked = mids.map((_, i) => traces.reduce((sum, tr) => sum + (tr.y[i] || 0), 0));
   const below = mids.map((m) => m < d.price);
+  const cumulative = [...(sides !== "short" ? d.cum_long.filter((_, i) => below[i]) : []), ...(sides !== "long" ? d.cum_short.filter((_, i) => !below[i]) : [])];
   if (sides !== "short") traces.push({ type: "scatter", mode: "lines", name: "cumulative longs", x: mids.filter((_, i) => below[i]), y: d.cum_long.filter((_, i) => below[i]), yaxis: "y2", line: { color: LONG_COLOR, width: 2 }, hovertemplate: "cum. longs %{y:$,.0f}<extra>%{x:,.1f}</extra>" });
   if (sides !== "long") traces.push({ type: "scatter", mode: "lines", name: "cumulative shorts", x: mids.filter((_, i) => !below[i]), y: d.cum_short.filter((_, i) => !below[i]), yaxis: "y2", line: { color: SHORT_COLOR, width: 2 }, hovertemplate: "cum. shorts %{y:$,.0f}<extra>%{x:,.1f}</extra>" });
   const shapes = [], annotations = [];
   if (d.price) {
-    shapes.push({ type: "line", x0: d.price, x1: d.price, yref: "paper", y0: 0, y1: 1, line: { color: "#f5c542", width: 1.5, dash: "dash" } });
-    annotations.push({ x: d.price, yref: "paper", y: 1.02, text: "price " + fmtPx(d.price), showarrow: false, font: { color: "#f5c542" } });
+    shapes.push({ type: "line", x0: d.price, x1: d.price, yref: "paper", y0: 0, y1: 1, line: { color: PALETTE.price, width: 1.5, dash: "dash" } });
+    annotations.push({ x: d.price, yref: "paper", y: 1.02, text: "price " + fmtPx(d.price), showarrow: false, font: { color: PALETTE.price } });
   }
   for (const [k, mp] of Object.entries(d.max_pain)) {
     if (!mp || (k === "above" && sides === "long") || (k === "below" && sides === "short")) continue;
     shapes.push({ type: "line", x0: mp.price, x1: mp.price, yref: "paper", y0: 0, y1: 0.92, line: { color: k === "above" ? SHORT_COLOR : LONG_COLOR, width: 1, dash: "dot" } });
-    annotations.push({ x: mp.price, yref: "paper", y: 0.95, text: `max pain ${k}: ${fmtPx(mp.price)} (${fmtPct(mp.distance_pct)})`, showarrow: false, font: { size: 11, color: k === "above" ? "#86efac" : "#fca5a5" }, bgcolor: "#0b0e14cc" });
+    annotations.push({ x: mp.price, yref: "paper", y: 0.95, text: `max pain ${k}: ${fmtPx(mp.price)} (${fmtPct(mp.distance_pct)})`, showarrow: false, font: { size: 11, color: k === "above" ? PALETTE.short_soft : PALETTE.long_soft }, bgcolor: "#0b0e14cc" });
   }
   const t = dataTime(d.provenance);
   const layout = {
@@ -462,14 +466,16 @@ async function loadMap(gen) {
     margin: { l: 70, r: 70, t: 40, b: 40 }, font: { color: "#c9d1e0", size: 11 },
     title: { text: `${d.symbol} liquidation map · ${usedVenues(d).join(", ")} · positions opened over ${win.range} · data to ${t ? fmtTime(t) : "–"}`, font: { size: 13 }, x: 0.01 },
     xaxis: Object.assign({ title: { text: "liquidation price" }, tickformat: ",.0f" }, AXIS),
-    yaxis: Object.assign({ title: { text: "USD per bucket" }, tickformat: "$~s" }, AXIS),
-    yaxis2: Object.assign({ overlaying: "y", side: "right", tickformat: "$.3~s", rangemode: "tozero", title: { text: "cumulative USD" }, showgrid: false }, AXIS),
+    // ticks from the estimated bars; measured.js redraws the axis when it draws other data
+    yaxis: Object.assign({ title: { text: "USD per bucket" }, tickformat: "$~s" }, ($("map-source") || {}).value === "estimated" || !$("map-source") ? usdTicks(stacked, false, 5) : {}, AXIS),
+    yaxis2: Object.assign({ overlaying: "y", side: "right", rangemode: "tozero", title: { text: "cumulative USD" }, showgrid: false }, usdTicks(cumulative, false, 5), AXIS),
     legend: { orientation: "h", y: -0.15, font: { size: 11 } }, shapes, annotations,
   };
   await Plotly.react("map", traces, layout, CONFIG);
   fresh(gen);
   const near = (list) => list.slice(0, 3).map((cl) => `${fmtPx(cl.price)} ${fmtUsd(cl.usd)} (${fmtPct(cl.distance_pct)})`).join(", ") || "–";
   $("map-summary").innerHTML = `price <b>${d.price ? fmtPx(d.price) : "–"}</b> · nearest clusters above: <span class="s">${near(d.clusters.above)}</span> · below: <span class="l">${near(d.clusters.below)}</span>`;
+  if (typeof drawMeasured === "function") await drawMeasured(d, gen); // web/measured.js
 }
 
 // ---------------------------------------------------------------- realized
@@ -478,30 +484,28 @@ function shade(hex, f) {
   const r = Math.round(((n >> 16) & 255) * f), g = Math.round(((n >> 8) & 255) * f), b = Math.round((n & 255) * f);
   return `rgb(${r},${g},${b})`;
 }
-/** Ticks for a chart drawing shorts as negative USD: labelled by size ($200K, not -$200K). */
-function absTicks(values) {
+/** Round USD ticks from ``lo`` (0 or the mirrored maximum) to the largest of ``values`` in
+    about ``n`` steps, labelled by size in $K/$M/$B ($200K, not -$200K; never plotly's "G"). */
+function usdTicks(values, mirrored, n = 3) {
   const maxAbs = Math.max(0, ...values.map((v) => Math.abs(v || 0)));
   if (!(maxAbs > 0)) return {};
-  const raw = maxAbs / 3, p = 10 ** Math.floor(Math.log10(raw));
+  const raw = maxAbs / n, p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((x) => x >= raw);
   const vals = [];
-  for (let k = -Math.ceil(maxAbs / step); k <= Math.ceil(maxAbs / step); k++) vals.push(k * step);
+  for (let k = mirrored ? -Math.ceil(maxAbs / step) : 0; k <= Math.ceil(maxAbs / step); k++) vals.push(k * step);
   return { tickmode: "array", tickvals: vals, ticktext: vals.map((v) => fmtUsd(Math.abs(v)).replace(/\.0+([KMB])$/, "$1")) };
 }
-// Predicted liquidations per bar from the model, drawn over the realized bars once the API
-// serves them (GET /api/predict with the bars' parameters, answering ts/long/short in USD;
-// looked up once in /openapi.json so an absent route costs no failed request).
+/** Ticks for a chart drawing shorts as negative USD. */
+const absTicks = (values) => usdTicks(values, true);
+// Predicted liquidations per bar from the model (GET /api/predict with the bars' parameters:
+// ts/long/short in USD per interval_ms), drawn over the realized bars when the API serves it
+// (looked up once in /openapi.json so an absent route costs no failed request).
 let predictServed = null;
 async function loadPredicted(params) {
   if (predictServed === null) {
     predictServed = await getJson("/openapi.json").then((o) => "/api/predict" in (o.paths || {})).catch(() => false);
   }
-  if (!predictServed) return null;
-  const p = await getJson("/api/predict", params);
-  // arrays {ts, long, short} (as the bars), or rows [{ts, long_usd, short_usd}]
-  const rows = Array.isArray(p.rows) ? p.rows : null;
-  const col = (k) => (rows ? rows.map((r) => r[k + "_usd"] ?? r[k]) : p[k] ?? p[k + "_usd"]);
-  return { ts: rows ? rows.map((r) => r.ts) : p.ts, long: col("long"), short: col("short") };
+  return predictServed ? getJson("/api/predict", params) : null;
 }
 async function loadRealized(gen) {
   const barParams = apiParams(Object.assign(windowParams(), { interval: state.interval, min_usd: state.min_usd }));
@@ -512,7 +516,12 @@ async function loadRealized(gen) {
   ]);
   fresh(gen);
   renderProvenance(bars.provenance, bars.count + " liquidations");
-  setNote(bars.note);
+  // as on the heatmap: the x axis runs from the first stored data to the newest, and a window
+  // reaching before the stored data says so (no bars there means no data, not no liquidations)
+  const first = firstStored(bars);
+  const late = first !== null && first > bars.start + bars.interval_ms;
+  setNote([bars.note, late ? dataStartNote(bars, "nothing is known before it") : null].filter(Boolean).join(" · "));
+  const xr = [late ? first : bars.start, Math.min(bars.end, dataTime(bars.provenance) || bars.end, Date.now())];
   const x = bars.ts.map((t) => new Date(t + intervalMs(state.interval) / 2));
   const traces = [];
   for (const [venue, vb] of Object.entries(bars.by_venue)) {
@@ -521,17 +530,27 @@ async function loadRealized(gen) {
     if (state.sides !== "short") traces.push({ type: "bar", name: `${venue} longs${lb}`, x, y: vb.long, marker: { color: shade(LONG_COLOR, f) }, hovertemplate: `${venue} longs %{y:$,.0f}${lb}<extra>%{x}</extra>` });
     if (state.sides !== "long") traces.push({ type: "bar", name: `${venue} shorts${lb}`, x, y: vb.short.map((v) => -v), marker: { color: shade(SHORT_COLOR, f) }, customdata: vb.short, hovertemplate: `${venue} shorts %{customdata:$,.0f}${lb}<extra>%{x}</extra>` });
   }
-  if (predicted && predicted.ts && predicted.ts.length) {
-    const px = predicted.ts.map((t) => new Date(t + intervalMs(state.interval) / 2));
+  // the model's USD is on its own scale (the level mass the path consumed: compare shapes
+  // and ranks, not levels), so predicted lines get the right axis, zero aligned with the left
+  const hasPred = Boolean(predicted && predicted.ts.length);
+  const zeroAt = (vals) => { const m = Math.max(0, ...vals.map((v) => Math.abs(v || 0))) * 1.08 || 1; return [-m, m]; };
+  let y2 = null;
+  if (hasPred) {
+    const px = predicted.ts.map((t) => new Date(t + predicted.interval_ms / 2));
     const line = (color) => ({ color, width: 1.5, dash: "dot", shape: "hvh" });
-    if (state.sides !== "short") traces.push({ type: "scatter", mode: "lines", name: "predicted longs", x: px, y: predicted.long, line: line("#fca5a5"), hovertemplate: "predicted longs %{y:$,.0f}<extra>%{x}</extra>" });
-    if (state.sides !== "long") traces.push({ type: "scatter", mode: "lines", name: "predicted shorts", x: px, y: predicted.short.map((v) => -v), customdata: predicted.short, line: line("#86efac"), hovertemplate: "predicted shorts %{customdata:$,.0f}<extra>%{x}</extra>" });
+    if (state.sides !== "short") traces.push({ type: "scatter", mode: "lines", name: "predicted longs", x: px, y: predicted.long, yaxis: "y2", line: line(PALETTE.long_soft), hovertemplate: "predicted longs %{y:$,.0f}<extra>%{x}</extra>" });
+    if (state.sides !== "long") traces.push({ type: "scatter", mode: "lines", name: "predicted shorts", x: px, y: predicted.short.map((v) => -v), yaxis: "y2", customdata: predicted.short, line: line(PALETTE.short_soft), hovertemplate: "predicted shorts %{customdata:$,.0f}<extra>%{x}</extra>" });
+    const pv = predicted.long.concat(predicted.short);
+    y2 = Object.assign({ title: { text: "predicted USD (model)" }, overlaying: "y", side: "right", showgrid: false, range: zeroAt(pv) }, absTicks(pv), AXIS);
   }
+  const realizedVals = bars.long.concat(bars.short);
   const base = { paper_bgcolor: PLOT_BG, plot_bgcolor: PLOT_BG, font: { color: "#c9d1e0", size: 11 }, legend: { orientation: "h", y: -0.2, font: { size: 11 } } };
   await Plotly.react("bars", traces, Object.assign({}, base, {
-    barmode: "relative", margin: { l: 70, r: 10, t: 34, b: 40 },
-    title: { text: `${bars.symbol} realized liquidations per ${state.interval} · red = longs liquidated (up), green = shorts (down)${bars.lower_bound ? " · lower bound: sampled feed" : ""}`, font: { size: 13 }, x: 0.01 },
-    xaxis: Object.assign({ type: "date" }, AXIS), yaxis: Object.assign({ title: { text: "USD" } }, absTicks(bars.long.concat(bars.short)), AXIS),
+    barmode: "relative", margin: { l: 70, r: hasPred ? 80 : 10, t: 34, b: 40 },
+    title: { text: `${bars.symbol} realized liquidations per ${state.interval} · red = longs liquidated (up), green = shorts (down)${hasPred ? " · dotted = predicted by the model (right axis)" : ""}${bars.lower_bound ? " · lower bound: sampled feed" : ""}`, font: { size: 13 }, x: 0.01 },
+    xaxis: Object.assign({ type: "date", range: xr.map((t) => new Date(t)) }, AXIS),
+    yaxis: Object.assign({ title: { text: "realized USD" } }, hasPred ? { range: zeroAt(realizedVals) } : {}, absTicks(realizedVals), AXIS),
+    yaxis2: y2 || undefined,
   }), CONFIG);
   fresh(gen);
   const mids = [];

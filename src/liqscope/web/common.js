@@ -1,5 +1,5 @@
 /* Helpers shared by the liqscope pages (main UI, overview, scorecard): formatting, JSON fetch,
-   fixed colours. Loaded before each page's own script. */
+   colours (from palette.js). Loaded before each page's own script. */
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -19,9 +19,11 @@ const fmtTime = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 16
 /** 12-02 06:24:01 (the date matters once a feed spans midnight) */
 const fmtStamp = (ms) => new Date(ms).toISOString().slice(5, 19).replace("T", " ");
 
-// colours of the sides everywhere: longs liquidated red, shorts green (as in style.css)
-const LONG_COLOR = "#ef4444";
-const SHORT_COLOR = "#22c55e";
+// colours everywhere come from /static/palette.js (web/palette.json, which the PNG exports
+// read too): longs liquidated red, shorts green, one fixed colour per leverage tier
+const LONG_COLOR = PALETTE.long;
+const SHORT_COLOR = PALETTE.short;
+const tierColor = (t) => PALETTE.tiers[t] || PALETTE.tier_other;
 
 async function getJson(path, params) {
   const r = await fetch(params ? path + "?" + params.toString() : path);

@@ -1,5 +1,6 @@
 // The scorecard page: /api/score per preset (hot share vs baseline with CIs, false
-// positives) and the latest stored alerts (/api/alerts).
+// positives), the estimated-vs-measured Hyperliquid score (/api/measured/score) and the
+// latest stored alerts (/api/alerts).
 "use strict";
 
 const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(1) + " %");
@@ -92,6 +93,56 @@ async function score() {
   }
 }
 
+const num = (x, digits) => (x === null || x === undefined ? "–" : x.toFixed(digits));
+
+function renderMeasured(body) {
+  const m = body.measured;
+  if (!m) {
+    $("measured").innerHTML = `<tr><td class="sc-note">${esc(body.note || "nothing measured to score")}` +
+      " (measured positions come from liqscope positions poll)</td></tr>";
+    return 0;
+  }
+  const head = "<tr><th>preset</th><th>side</th><th>EMD</th><th>top-20 % overlap</th><th>rank corr.</th>" +
+    "<th>measured USD</th><th>estimated USD</th></tr>";
+  const lines = [];
+  let cov = null;
+  for (const [name, r] of Object.entries(m.models)) {
+    cov = r.coverage;
+    for (const side of ["long", "short", "total"]) {
+      const s = r[side];
+      lines.push(`<tr data-preset="${esc(name)}" data-side="${side}"><td>${esc(name)}</td><td>${side}</td>` +
+        `<td class="emd">${num(s.emd_pct, 2)} %</td><td class="overlap">${num(s.top20_overlap, 3)}</td>` +
+        `<td class="rank">${num(s.rank_corr, 3)}</td><td>${fmtUsd(s.measured_usd)}</td><td>${fmtUsd(s.estimated_usd)}</td></tr>`);
+    }
+  }
+  $("measured").innerHTML = head + lines.join("");
+  if (cov) {
+    const share = ["long", "short"].map((k) => cov.measured_over_oi[k]).filter((x) => x !== null);
+    const pctOi = share.length ? pct(share.reduce((a, b) => a + b, 0) / share.length) + " of OI" : "OI unknown";
+    $("measured-cov").textContent = `${body.coin} on Hyperliquid as known at ` +
+      `${new Date(m.at_ms).toISOString().slice(0, 16).replace("T", " ")}Z · measured: ${cov.accounts.polled} accounts ` +
+      `(${cov.accounts.known} known), coverage ${pctOi}. `;
+  }
+  return Object.keys(m.models).length;
+}
+
+async function measured() {
+  delete document.body.dataset.measured;
+  try {
+    const p = new URLSearchParams({ symbol: $("symbol").value, days: $("days").value, presets: $("presets").value });
+    const r = await fetch("/api/measured/score?" + p);
+    const body = await r.json();
+    if (!r.ok) {
+      const d = body.detail;
+      throw new Error(Array.isArray(d) ? d.map((x) => x.msg).join("; ") : d);
+    }
+    document.body.dataset.measured = String(renderMeasured(body));
+  } catch (e) {
+    $("measured").innerHTML = `<tr><td class="sc-note">measured score unavailable: ${esc(e.message)}</td></tr>`;
+    document.body.dataset.measured = "error";
+  }
+}
+
 async function alerts() {
   try {
     const r = await fetch("/api/alerts?limit=20");
@@ -110,8 +161,9 @@ async function alerts() {
 }
 
 $("source").addEventListener("change", toggleSource);
-$("run").addEventListener("click", score);
+$("run").addEventListener("click", () => { score(); measured(); });
 toggleSource();
 score();
+measured();
 alerts();
 setInterval(alerts, 15000);

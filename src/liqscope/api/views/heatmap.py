@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from liqscope.api.context import Context, ModelRun, Window, column_width, tier_label
+from liqscope.api.context import (
+    Context,
+    ModelRun,
+    Window,
+    column_width,
+    tier_label,
+    view_head,
+)
 from liqscope.api.encoding import (
     F64,
     I64,
@@ -157,11 +164,7 @@ def _heatmap(
     est = None if run is None else run.estimate
     skipped = [] if est is None else [v for v in venues if v in est.skipped]
     body: dict[str, Any] = {
-        "symbol": market,
-        "venues": venues,
-        "aggregate": aggregate,
-        "start": window.start,
-        "end": window.end,
+        **view_head(market, venues, aggregate, window.start, window.end),
         "range": window.range_label,
         "interval_ms": step,
         "column_ms": step,

@@ -7,12 +7,13 @@ liquidation (feed items and ``/ws`` messages) is built by :func:`liquidation_jso
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from liqscope.api.context import Context, fit_interval, parse_interval
-from liqscope.api.encoding import dumps
+from liqscope.api.context import Context, fit_interval, parse_interval, view_head
+from liqscope.api.encoding import F64, dumps
 from liqscope.api.params import BarsParams, FeedParams, LevelsParams
 from liqscope.api.source import StoredLiquidation
 from liqscope.domain.types import Side
@@ -22,6 +23,7 @@ from liqscope.store.queries import bucket_floor, realized
 __all__ = ["MAX_BARS", "bars_body", "feed_body", "levels_body", "liquidation_json"]
 
 MAX_BARS = 20_000
+TALLY_ROWS = 5_000  # rows stored since a view's bars were counted, above which they are recounted
 
 
 def liquidation_json(row: StoredLiquidation) -> dict[str, Any]:
@@ -51,59 +53,108 @@ def _columns(rows: list[StoredLiquidation]) -> tuple[Any, Any, Any, Any]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """Realized USD per bar and venue of one bars view, counting the stored liquidations up
+    to insertion sequence ``seq``."""
+
+    seq: int
+    long: dict[str, F64]
+    short: dict[str, F64]
+    count: int
+
+
+def _tally(
+    ctx: Context,
+    venues: list[str],
+    market: str,
+    span: tuple[int, int, int],
+    min_usd: float,
+    held: _Tally | None,
+) -> _Tally:
+    """The bars of ``span`` (t0, t1, step): ``held`` plus the rows stored since it (feed
+    order), or all rows of the window when nothing usable is held."""
+    t0, t1 = span[0], span[1]
+    seq = ctx.source.last_liquidation_id()  # rows stored after it are counted next time
+    if held is not None and held.seq <= seq:
+        rows = ctx.source.liquidations_after(held.seq, TALLY_ROWS + 1)
+        if len(rows) <= TALLY_ROWS:
+            rows = [
+                r
+                for r in rows
+                if r.market == market
+                and r.event.venue in venues
+                and r.event.notional_usd >= min_usd
+                and t0 <= r.event.ts < t1
+            ]
+            base = (held.long, held.short, held.count)
+            return _add(seq, rows, venues, span, base)
+    rows = ctx.source.liquidations(venues, market, t0, t1, min_usd=min_usd)
+    return _add(seq, rows, venues, span, None)
+
+
+def _add(
+    seq: int,
+    rows: list[StoredLiquidation],
+    venues: list[str],
+    span: tuple[int, int, int],
+    base: tuple[dict[str, F64], dict[str, F64], int] | None,
+) -> _Tally:
+    """A tally of ``base`` (or nothing) plus ``rows`` up to ``seq``."""
+    t0, t1, step = span
+    rows = [r for r in rows if r.id <= seq]
+    long: dict[str, F64] = {}
+    short: dict[str, F64] = {}
+    for v in venues:
+        bars = realized(*_columns([r for r in rows if r.event.venue == v]), t0, t1, step)
+        long[v], short[v] = bars.long_usd, bars.short_usd
+        if base is not None:
+            long[v] = long[v] + base[0][v]
+            short[v] = short[v] + base[1][v]
+    return _Tally(seq, long, short, len(rows) + (0 if base is None else base[2]))
+
+
 def bars_body(ctx: Context, p: BarsParams) -> bytes:
+    """Realized bars; a new liquidation adds to the held bars of the view (no re-read)."""
     market, refs = ctx.resolve_market(p.market.symbol)
     venues, aggregate = ctx.resolve_venues(p.market.venues, market, refs)
     window = ctx.resolve_window(p.window, venues, market)
-    step, coarser = fit_interval(
-        window.span + 2 * 7 * 86_400_000, parse_interval(p.interval), MAX_BARS
-    )
+    # whole buckets add at most one at each edge: fit the span in MAX_BARS - 2
+    step, coarser = fit_interval(window.span, parse_interval(p.interval), MAX_BARS - 2)
     t0 = bucket_floor(window.start, step)
     t1 = bucket_floor(window.end - 1, step) + step
-    n = (t1 - t0) // step
     version = ctx.source.version(venues, market)
     key = ("bars", market, tuple(venues), (p.range_, p.start, p.end), step, p.min_usd)
 
     def compute() -> bytes:
-        rows = ctx.source.liquidations(venues, market, t0, t1, min_usd=p.min_usd)
+        tally_key = (key, t0, t1)
+        held = ctx.tallies.peek(tally_key)
+        tally = _tally(ctx, venues, market, (t0, t1, step), p.min_usd, held)
+        ctx.tallies.put(tally_key, tally)
         sampled = {m.venue: m.sampled for m in refs}
-        per: dict[str, Any] = {}
-        tot_l = np.zeros(n)
-        tot_s = np.zeros(n)
-        ts = np.arange(t0, t1, step, dtype=np.int64)
-        for v in venues:
-            bars = realized(*_columns([r for r in rows if r.event.venue == v]), t0, t1, step)
-            tot_l += bars.long_usd
-            tot_s += bars.short_usd
-            ts = bars.ts
-            per[v] = {
-                "long": np.round(bars.long_usd, 2),
-                "short": np.round(bars.short_usd, 2),
+        per = {
+            v: {
+                "long": np.round(tally.long[v], 2),
+                "short": np.round(tally.short[v], 2),
                 "sampled": sampled.get(v, False),
                 "lower_bound": sampled.get(v, False),
             }
+            for v in venues
+        }
+        empty = None if tally.count else "no liquidations stored in the window"
         return dumps(
             {
-                "symbol": market,
-                "venues": venues,
-                "aggregate": aggregate,
-                "start": t0,
-                "end": t1,
+                **view_head(market, venues, aggregate, t0, t1),
                 "interval_ms": step,
-                "ts": ts,
-                "long": np.round(tot_l, 2),
-                "short": np.round(tot_s, 2),
+                "ts": np.arange(t0, t1, step, dtype=np.int64),
+                "long": np.round(sum(tally.long.values(), np.zeros((t1 - t0) // step)), 2),
+                "short": np.round(sum(tally.short.values(), np.zeros((t1 - t0) // step)), 2),
                 "by_venue": per,
-                "count": len(rows),
+                "count": tally.count,
                 "units": "usd",
                 "lower_bound": any(sampled.get(v, False) for v in venues),
                 "provenance": ctx.provenance(venues, market),
-                "note": "; ".join(
-                    x
-                    for x in (coarser, None if rows else "no liquidations stored in the window")
-                    if x
-                )
-                or None,
+                "note": "; ".join(x for x in (coarser, empty) if x) or None,
             }
         )
 
@@ -119,13 +170,9 @@ def levels_body(ctx: Context, p: LevelsParams) -> bytes:
     key = ("levels", market, tuple(venues), (p.range_, p.start, p.end), p.buckets, p.min_usd)
 
     def compute() -> bytes:
-        rows = ctx.source.liquidations(venues, market, window.start, window.end, p.min_usd)
+        rows = ctx.source.liquidations(venues, market, window.start, window.end, min_usd=p.min_usd)
         body: dict[str, Any] = {
-            "symbol": market,
-            "venues": venues,
-            "aggregate": aggregate,
-            "start": window.start,
-            "end": window.end,
+            **view_head(market, venues, aggregate, window.start, window.end),
             "bucket_edges": [],
             "long": [],
             "short": [],

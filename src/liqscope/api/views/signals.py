@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from liqscope.api.cache import Budget, Cache
@@ -20,8 +19,10 @@ from liqscope.api.context import Context
 from liqscope.api.encoding import dumps
 from liqscope.api.errors import ApiError
 from liqscope.api.params import CheckParams, ScoreParams
+from liqscope.domain import registry
 from liqscope.domain.errors import InputError
 from liqscope.domain.intervals import DAY_MS, HOUR_MS, MINUTE_MS
+from liqscope.domain.liqprice import check_leverage
 from liqscope.domain.registry import native_symbol
 from liqscope.model import estimate_market
 from liqscope.model.presets import PRESETS
@@ -29,9 +30,8 @@ from liqscope.model.steps import Steps as ModelSteps
 from liqscope.signals import scorecard as sc
 from liqscope.signals.check import check_position
 from liqscope.signals.clusters import LevelMap
-from liqscope.signals.storage import SignalStore
+from liqscope.signals.storage import alert_dict
 from liqscope.store.readers import read_steps, stored_candle_span
-from liqscope.store.sqlite import SqliteStore
 
 __all__ = ["SignalViews"]
 
@@ -58,36 +58,31 @@ def _native(venue: str, symbol: str) -> str:
 
 
 class SignalViews:
-    """The signals endpoints over one store file."""
+    """The signals endpoints over the API's store (``ctx.source``: a file or a server)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.scores = Cache(SCORE_ITEMS)
         self.budget = Budget(1, 0.0)  # one scorecard at a time; others get 429 at once
 
-    @property
-    def db(self) -> Path:
-        return self.ctx.source.path
-
     def _stored(self, venue: str, symbol: str, days: float) -> tuple[ModelSteps, sc.Realized]:
         """1-minute steps over the last ``days`` before the newest candle, and the realized
         liquidations over them."""
         native = _native(venue, symbol)
-        with SqliteStore(self.db, readonly=True) as st:
-            span = stored_candle_span(st, venue, native)
-            if span is None:
-                raise ApiError(404, "symbol", f"no candles stored for {venue} {symbol}")
-            t1 = span[1] + MINUTE_MS
-            steps = read_steps(st, venue, native, t1 - int(days * DAY_MS), t1, MINUTE_MS)
-            if steps is None:
-                raise ApiError(404, "symbol", f"{venue} {symbol}: too little stored data")
-            realized = sc.realized_from_store(st, venue, native, int(steps.ts[0]), t1)
+        st = self.ctx.source.store()
+        span = stored_candle_span(st, venue, native)
+        if span is None:
+            raise ApiError(404, "symbol", f"no candles stored for {venue} {symbol}")
+        t1 = span[1] + MINUTE_MS
+        steps = read_steps(st, venue, native, t1 - int(days * DAY_MS), t1, MINUTE_MS)
+        if steps is None:
+            raise ApiError(404, "symbol", f"{venue} {symbol}: too little stored data")
+        realized = sc.realized_from_store(st, venue, native, int(steps.ts[0]), t1)
         return steps, realized
 
     def alerts(self, limit: int, symbol: str | None, rule: str | None) -> bytes:
-        with SignalStore(self.db, readonly=True) as ss:
-            rows = ss.alerts(limit=limit, symbol=symbol, rule_id=rule)
-        return dumps(_clean({"alerts": rows}))
+        records = self.ctx.source.store().alerts(limit=limit, symbol=symbol, rule_id=rule)
+        return dumps(_clean({"alerts": [alert_dict(r) for r in records]}))
 
     def score(self, p: ScoreParams) -> bytes:
         names = list(dict.fromkeys(n.strip() for n in p.presets.split(",") if n.strip()))
@@ -109,7 +104,7 @@ class SignalViews:
 
             return self._cached(key, sim)
         symbol, venue = p.symbol, p.venue or "binance"
-        stamp = self.db.stat().st_mtime_ns // 10**10 if self.db.is_file() else 0
+        stamp = self.ctx.source.version([venue], symbol)
         key = ("store", venue, symbol, p.days, tuple(names), q, range_pct, stamp)
 
         def stored() -> bytes:
@@ -150,7 +145,12 @@ class SignalViews:
         return raw
 
     def check(self, p: CheckParams) -> bytes:
+        """As ``liqscope check``: leverage above the venue's cap for the size is refused
+        (422) before the map is estimated (with ``qty``) or once the default size is known;
+        a market with no stored data is a 404 first, as in every other view."""
         steps, _ = self._stored(p.venue, p.symbol, p.days)
+        if p.qty is not None:
+            self._within_cap(p, p.qty)
         est = estimate_market([steps], PRESETS[p.preset])
         lm = LevelMap.from_heatmap(est.heatmap, -1).with_price(float(steps.close[-1]))
         try:
@@ -159,7 +159,22 @@ class SignalViews:
                 entry=p.entry, leverage=p.leverage, qty=p.qty, band_pct=p.band,
             )  # fmt: skip
         except (InputError, ArithmeticError, ValueError) as exc:
-            msg = str(exc)
-            param = next((n for n in ("leverage", "entry", "qty", "side") if n in msg), "symbol")
-            raise ApiError(422, param, f"{param}: {msg}") from None
+            raise _check_error(exc) from None
+        self._within_cap(p, rep.qty)
         return dumps(_clean(rep.to_dict()))
+
+    @staticmethod
+    def _within_cap(p: CheckParams, qty: float) -> None:
+        try:
+            native = _native(p.venue, p.symbol)
+            tiers = registry.default_tiers(p.venue, native)
+            check_leverage(registry.instrument(p.venue, native), tiers, p.entry, p.leverage, qty)
+        except (InputError, ArithmeticError, ValueError) as exc:
+            raise _check_error(exc) from None
+
+
+def _check_error(exc: Exception) -> ApiError:
+    """A refused position as a 422 naming the parameter at fault."""
+    msg = str(exc)
+    param = next((n for n in ("leverage", "entry", "qty", "side") if n in msg), "symbol")
+    return ApiError(422, param, f"{param}: {msg}")

@@ -17,6 +17,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from liqscope.domain.intervals import DAY_MS, HOUR_MS
+from liqscope.domain.intervals import INTERVALS as DOMAIN_INTERVALS
 from liqscope.sim.exchange.history import (
     MarketHistory,
     align,
@@ -35,28 +37,13 @@ from liqscope.sim.exchange.server import (
     Outgoing,
     SentLiquidation,
     VenueServer,
+    choice_param,
     int_param,
     json_response,
     second_marks,
 )
 
-MINUTE = 60_000
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
-INTERVALS = {
-    "1m": MINUTE,
-    "3m": 3 * MINUTE,
-    "5m": 5 * MINUTE,
-    "15m": 15 * MINUTE,
-    "30m": 30 * MINUTE,
-    "1h": HOUR,
-    "2h": 2 * HOUR,
-    "4h": 4 * HOUR,
-    "6h": 6 * HOUR,
-    "8h": 8 * HOUR,
-    "12h": 12 * HOUR,
-    "1d": DAY,
-}
+INTERVALS = {k: ms for k, ms in DOMAIN_INTERVALS.items() if k not in ("3d", "1w")}
 OI_PERIODS = {
     k: v
     for k, v in INTERVALS.items()
@@ -89,7 +76,7 @@ def _kline_weight(limit: int) -> int:
 
 class BinanceServer(VenueServer):
     venue = "binance"
-    lifetime_ms: ClassVar[int | None] = DAY
+    lifetime_ms: ClassVar[int | None] = DAY_MS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -522,11 +509,8 @@ class BinanceServer(VenueServer):
         return self._respond(body, 1)
 
     async def _klines(self, request: Request) -> Response:
-        q = request.query_params
-        h = self.history(q.get("symbol"))
-        name = q.get("interval")
-        if name not in INTERVALS:
-            raise BadParam("Invalid interval.", -1120)
+        h = self.history(request.query_params.get("symbol"))
+        _, iv = choice_param(request, "interval", INTERVALS, "Invalid interval.", -1120)
         limit = int_param(request, "limit", 500, 1, 1500) or 500
         now = self.clock.now_ms()
         rows = [
@@ -546,7 +530,7 @@ class BinanceServer(VenueServer):
             ]
             for c in candles(
                 h,
-                INTERVALS[name],
+                iv,
                 now,
                 start_ms=int_param(request, "startTime"),
                 end_ms=int_param(request, "endTime"),
@@ -563,15 +547,11 @@ class BinanceServer(VenueServer):
         return self._respond({"openInterest": fmt_lot(oi, LOT), "symbol": h.symbol, "time": now}, 1)
 
     async def _open_interest_hist(self, request: Request) -> Response:
-        q = request.query_params
-        h = self.history(q.get("symbol"))
-        period = q.get("period")
-        if period not in OI_PERIODS:
-            raise BadParam("Invalid period.", -1130)
+        h = self.history(request.query_params.get("symbol"))
+        _, step = choice_param(request, "period", OI_PERIODS, "Invalid period.", -1130)
         limit = int_param(request, "limit", 30, 1, 500) or 30
-        step = OI_PERIODS[period]
         now = self.clock.now_ms()
-        lo_bound = max(now - 30 * DAY, h.start_ms)  # only the last 30 days are kept
+        lo_bound = max(now - 30 * DAY_MS, h.start_ms)  # only the last 30 days are kept
         first = -(-lo_bound // step) * step
         last = align(now, step)
         start, end = int_param(request, "startTime"), int_param(request, "endTime")
@@ -609,12 +589,12 @@ class BinanceServer(VenueServer):
             i0 = max(0, from_id - AGG_ID_BASE)
             i1 = min(n_now, i0 + limit)
         elif start is not None or end is not None:
-            if start is not None and end is not None and end - start > HOUR:
+            if start is not None and end is not None and end - start > HOUR_MS:
                 raise BadParam("More than 1 hours between startTime and endTime.", -1127)
             if start is None:
-                start = end - HOUR  # type: ignore[operator]  # end is set on this branch
+                start = end - HOUR_MS  # type: ignore[operator]  # end is set on this branch
             if end is None:
-                end = start + HOUR
+                end = start + HOUR_MS
             i0, i1 = h.span("trade", start, min(end, now) + 1)
             i1 = min(i1, i0 + limit)
         else:
@@ -626,7 +606,7 @@ class BinanceServer(VenueServer):
         h = self.history(request.query_params.get("symbol"))
         limit = int_param(request, "limit", 100, 1, 1000) or 100
         now = self.clock.now_ms()
-        step = 8 * HOUR
+        step = 8 * HOUR_MS
         start, end = int_param(request, "startTime"), int_param(request, "endTime")
         last = align(min(now, end) if end is not None else now, step)
         first = -(-max(h.start_ms, start or 0) // step) * step
@@ -727,13 +707,10 @@ class BinanceServer(VenueServer):
 
     def _series_klines(self, column: str) -> Any:
         async def handler(request: Request) -> Response:
-            q = request.query_params
-            h = self.history(q.get("symbol"))
-            name = q.get("interval")
-            if name not in INTERVALS:
-                raise BadParam("Invalid interval.", -1120)
+            h = self.history(request.query_params.get("symbol"))
+            _, iv = choice_param(request, "interval", INTERVALS, "Invalid interval.", -1120)
             limit = int_param(request, "limit", 500, 1, 1500) or 500
-            iv, now = INTERVALS[name], self.clock.now_ms()
+            now = self.clock.now_ms()
             start, end = int_param(request, "startTime"), int_param(request, "endTime")
             rows = []
             for t in candle_opens(h, iv, now, start, end, limit):

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from liqscope.domain.intervals import HOUR_MS, MINUTE_MS
 from liqscope.sim.exchange.history import (
     Candle,
     MarketHistory,
@@ -33,32 +34,32 @@ from liqscope.sim.exchange.server import (
     Outgoing,
     SentLiquidation,
     VenueServer,
+    choice_param,
     int_param,
     json_response,
     second_marks,
 )
 
-MINUTE = 60_000
 INTERVALS = {
-    "1": MINUTE,
-    "3": 3 * MINUTE,
-    "5": 5 * MINUTE,
-    "15": 15 * MINUTE,
-    "30": 30 * MINUTE,
-    "60": 60 * MINUTE,
-    "120": 120 * MINUTE,
-    "240": 240 * MINUTE,
-    "360": 360 * MINUTE,
-    "720": 720 * MINUTE,
-    "D": 1440 * MINUTE,
+    "1": MINUTE_MS,
+    "3": 3 * MINUTE_MS,
+    "5": 5 * MINUTE_MS,
+    "15": 15 * MINUTE_MS,
+    "30": 30 * MINUTE_MS,
+    "60": 60 * MINUTE_MS,
+    "120": 120 * MINUTE_MS,
+    "240": 240 * MINUTE_MS,
+    "360": 360 * MINUTE_MS,
+    "720": 720 * MINUTE_MS,
+    "D": 1440 * MINUTE_MS,
 }
 OI_INTERVALS = {
-    "5min": 5 * MINUTE,
-    "15min": 15 * MINUTE,
-    "30min": 30 * MINUTE,
-    "1h": 60 * MINUTE,
-    "4h": 240 * MINUTE,
-    "1d": 1440 * MINUTE,
+    "5min": 5 * MINUTE_MS,
+    "15min": 15 * MINUTE_MS,
+    "30min": 30 * MINUTE_MS,
+    "1h": 60 * MINUTE_MS,
+    "4h": 240 * MINUTE_MS,
+    "1d": 1440 * MINUTE_MS,
 }
 # A simulated risk-limit table (riskLimitValue USDT, MMR, max leverage); not Bybit's live one.
 RISK_TIERS = [
@@ -73,7 +74,6 @@ LIQ_BATCH_MS = 500
 LOT = 0.001  # BTCUSDT qtyStep (base units)
 TICK = 0.1
 CATEGORIES = ("linear", "inverse", "spot", "option")
-HOUR = 60 * MINUTE
 
 
 class BybitServer(VenueServer):
@@ -294,7 +294,7 @@ class BybitServer(VenueServer):
         mark = float(h.col("mark_px")[j])
         last = h.last_price_before(t + 1) or mark
         d = day_stats(h, t)
-        hour_ago = h.last_price_before(t - HOUR + 1) or d.open
+        hour_ago = h.last_price_before(t - HOUR_MS + 1) or d.open
         (bp, bq), (ap, aq) = (side[0] for side in book(h, t, 1, TICK, LOT))
         return {
             "symbol": h.symbol,
@@ -382,13 +382,11 @@ class BybitServer(VenueServer):
 
     async def _kline(self, request: Request) -> Response:
         h = self._linear(request)
-        name = request.query_params.get("interval", "")
-        if name not in INTERVALS:
-            raise BadParam("Invalid period!", 10001, 200)
+        _, iv = choice_param(request, "interval", INTERVALS, "Invalid period!", 10001, 200)
         limit = int_param(request, "limit", 200, 1, 1000, 10001) or 200
         rows = candles(
             h,
-            INTERVALS[name],
+            iv,
             self.clock.now_ms(),
             start_ms=int_param(request, "start"),
             end_ms=int_param(request, "end"),
@@ -410,10 +408,9 @@ class BybitServer(VenueServer):
 
     async def _open_interest(self, request: Request) -> Response:
         h = self._linear(request)
-        name = request.query_params.get("intervalTime", "")
-        if name not in OI_INTERVALS:
-            raise BadParam("Invalid intervalTime", 10001, 200)
-        step = OI_INTERVALS[name]
+        _, step = choice_param(
+            request, "intervalTime", OI_INTERVALS, "Invalid intervalTime", 10001, 200
+        )
         limit = int_param(request, "limit", 50, 1, 200, 10001) or 50
         now = self.clock.now_ms()
         end = int_param(request, "endTime")
@@ -531,7 +528,7 @@ class BybitServer(VenueServer):
     async def _funding_history(self, request: Request) -> Response:
         h = self._linear(request)
         limit = int_param(request, "limit", 200, 1, 200, 10001) or 200
-        step, now = 8 * HOUR, self.clock.now_ms()
+        step, now = 8 * HOUR_MS, self.clock.now_ms()
         start, end = int_param(request, "startTime"), int_param(request, "endTime")
         last = align(min(now, end) if end is not None else now, step)
         first = -(-max(h.start_ms, start or 0) // step) * step

@@ -36,6 +36,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from liqscope.domain.intervals import DAY_MS, HOUR_MS
+from liqscope.domain.intervals import INTERVALS as DOMAIN_INTERVALS
 from liqscope.sim.exchange.history import Candle, MarketHistory, align, candle, candles
 from liqscope.sim.exchange.quotes import book
 from liqscope.sim.exchange.server import (
@@ -49,24 +51,8 @@ from liqscope.sim.exchange.server import (
 
 __all__ = ["HyperliquidServer", "PositionsSource", "address", "fmt_hl_px", "fmt_hl_sz", "tid_base"]
 
-MINUTE = 60_000
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
-INTERVALS: dict[str, int] = {
-    "1m": MINUTE,
-    "3m": 3 * MINUTE,
-    "5m": 5 * MINUTE,
-    "15m": 15 * MINUTE,
-    "30m": 30 * MINUTE,
-    "1h": HOUR,
-    "2h": 2 * HOUR,
-    "4h": 4 * HOUR,
-    "8h": 8 * HOUR,
-    "12h": 12 * HOUR,
-    "1d": DAY,
-    "3d": 3 * DAY,
-    "1w": 7 * DAY,
-}
+# Hyperliquid's candle intervals: the common names but 6h.
+INTERVALS: dict[str, int] = {k: ms for k, ms in DOMAIN_INTERVALS.items() if k != "6h"}
 CANDLE_SNAPSHOT_LIMIT = 5000
 # (szDecimals, maxLeverage) of the listed coins; others get (2, 10).
 ASSETS: dict[str, tuple[int, int]] = {"BTC": (5, 40), "ETH": (4, 25), "SOL": (2, 20)}
@@ -293,9 +279,9 @@ class HyperliquidServer(VenueServer):
         t = int(h.col("sec_ts")[j])
         mark = float(h.col("mark_px")[j])
         oracle = float(h.col("index_px")[j])
-        prev = h.sec_index(t - DAY)
+        prev = h.sec_index(t - DAY_MS)
         prev_px = float(h.col("mark_px")[max(prev, 0)])
-        i0, i1 = h.span("trade", t - DAY, t + 1)
+        i0, i1 = h.span("trade", t - DAY_MS, t + 1)
         qty = h.col("trade_qty")[i0:i1]
         notional = float(np.dot(qty, h.col("trade_px")[i0:i1])) if i1 > i0 else 0.0
         mid = h.last_price_before(t + 1) or mark
@@ -387,9 +373,9 @@ class HyperliquidServer(VenueServer):
         end = self._ms(body, "endTime", now) or now
         if h is None:
             return []
-        first = -(-max(start, h.start_ms) // HOUR) * HOUR
+        first = -(-max(start, h.start_ms) // HOUR_MS) * HOUR_MS
         rows = []
-        for t in range(first, min(end, now) + 1, HOUR)[:FUNDING_HISTORY_LIMIT]:
+        for t in range(first, min(end, now) + 1, HOUR_MS)[:FUNDING_HISTORY_LIMIT]:
             j = h.sec_index(t)
             if j >= 0:
                 mark, index = float(h.col("mark_px")[j]), float(h.col("index_px")[j])

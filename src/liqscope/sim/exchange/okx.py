@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from liqscope.domain.intervals import HOUR_MS, MINUTE_MS
 from liqscope.sim.exchange.history import (
     Candle,
     MarketHistory,
@@ -35,25 +36,24 @@ from liqscope.sim.exchange.server import (
     Outgoing,
     SentLiquidation,
     VenueServer,
+    choice_param,
     int_param,
     json_response,
     second_marks,
 )
 
-MINUTE = 60_000
-HOUR = 60 * MINUTE
-HK = -8 * HOUR  # OKX's 6H and longer bars align to Hong Kong time unless suffixed "utc"
+HK = -8 * HOUR_MS  # OKX's 6H and longer bars align to Hong Kong time unless suffixed "utc"
 _BARS = {
-    "1m": MINUTE,
-    "3m": 3 * MINUTE,
-    "5m": 5 * MINUTE,
-    "15m": 15 * MINUTE,
-    "30m": 30 * MINUTE,
-    "1H": HOUR,
-    "2H": 2 * HOUR,
-    "4H": 4 * HOUR,
+    "1m": MINUTE_MS,
+    "3m": 3 * MINUTE_MS,
+    "5m": 5 * MINUTE_MS,
+    "15m": 15 * MINUTE_MS,
+    "30m": 30 * MINUTE_MS,
+    "1H": HOUR_MS,
+    "2H": 2 * HOUR_MS,
+    "4H": 4 * HOUR_MS,
 }
-for _name, _ms in (("6H", 6 * HOUR), ("12H", 12 * HOUR), ("1D", 24 * HOUR)):
+for _name, _ms in (("6H", 6 * HOUR_MS), ("12H", 12 * HOUR_MS), ("1D", 24 * HOUR_MS)):
     _BARS[_name] = _ms
     _BARS[_name + "utc"] = _ms
 CT_VAL = {"BTC": 0.01, "ETH": 0.1}
@@ -70,7 +70,7 @@ LIQ_SAMPLE_MS = 1000
 OI_EVERY_MS = 3000
 LOT = 0.01  # lotSz, contracts
 TICK = 0.1
-RUBIK_PERIODS = {"5m": 5 * MINUTE, "1H": HOUR, "1D": 24 * HOUR}
+RUBIK_PERIODS = {"5m": 5 * MINUTE_MS, "1H": HOUR_MS, "1D": 24 * HOUR_MS}
 LISTED = ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION")  # only SWAP has instruments here
 
 
@@ -269,7 +269,7 @@ class OkxServer(VenueServer):
             for bar, iv in _BARS.items():
                 topic = f"candle{bar}:{inst}"
                 if topic in wanted:
-                    offset = HK if iv >= 6 * HOUR and not bar.endswith("utc") else 0
+                    offset = HK if iv >= 6 * HOUR_MS and not bar.endswith("utc") else 0
                     c = candle(h, align(t - 1, iv, offset), iv, t)
                     if c is not None:
                         arg = {"channel": f"candle{bar}", "instId": inst}
@@ -478,7 +478,7 @@ class OkxServer(VenueServer):
         return self._ok(
             [{"instType": "SWAP", "instId": okx_inst_id(h), "fundingRate": rate,
               "nextFundingRate": "", "fundingTime": str(nxt),
-              "nextFundingTime": str(nxt + 8 * HOUR),
+              "nextFundingTime": str(nxt + 8 * HOUR_MS),
               "method": "current_period", "maxFundingRate": "0.00375",
               "minFundingRate": "-0.00375", "premium": "0", "settFundingRate": rate,
               "settState": "settled", "interestRate": "0.0001", "impactValue": "20000",
@@ -489,7 +489,7 @@ class OkxServer(VenueServer):
         h = self._need(request)
         limit = int_param(request, "limit", 100, 1, 400, "51000") or 100
         before, after = int_param(request, "before"), int_param(request, "after")
-        step, now = 8 * HOUR, self.clock.now_ms()
+        step, now = 8 * HOUR_MS, self.clock.now_ms()
         last = align(min(now, after - 1) if after is not None else now, step)
         first = -(-max(h.start_ms, (before or 0) + 1) // step) * step
         rows = []
@@ -506,10 +506,9 @@ class OkxServer(VenueServer):
         """``rubik/stat/contracts/open-interest-history``: rows ``[ts, oi (contracts), oiCcy,
         oiUsd]``, newest first; ``begin`` and ``end`` are exclusive bounds."""
         h = self._need(request)
-        period = request.query_params.get("period", "5m")
-        if period not in RUBIK_PERIODS:
-            raise BadParam(f"Parameter period error: {period}", "51000", 200)
-        step = RUBIK_PERIODS[period]
+        _, step = choice_param(
+            request, "period", RUBIK_PERIODS, "Parameter period error: {}", "51000", 200, "5m"
+        )
         limit = int_param(request, "limit", 100, 1, 100, "51000") or 100
         begin, end = int_param(request, "begin"), int_param(request, "end")
         now = self.clock.now_ms()
@@ -594,7 +593,7 @@ class OkxServer(VenueServer):
             if family and family != f"{h.instrument.base}-{h.instrument.quote}":
                 continue
             t1 = self._pushed_to(h)
-            liqs = self._sampled(h, max(h.start_ms, t1 - 7 * 24 * HOUR), t1)[::-1][:limit]
+            liqs = self._sampled(h, max(h.start_ms, t1 - 7 * 24 * HOUR_MS), t1)[::-1][:limit]
             if liqs:
                 self.sent.record(liqs)
                 data.extend(self._liq_message(h, tuple(liqs))["data"])
@@ -604,13 +603,12 @@ class OkxServer(VenueServer):
         async def handler(request: Request) -> Response:
             h = self._inst(request)
             assert h is not None
-            bar = request.query_params.get("bar", "1m")
-            if bar not in _BARS:
-                raise BadParam(f"Parameter bar error: {bar}", "51000", 200)
+            bar, iv = choice_param(
+                request, "bar", _BARS, "Parameter bar error: {}", "51000", 200, "1m"
+            )
             limit = int_param(request, "limit", 100, 1, max_limit, "51000") or 100
             after, before = int_param(request, "after"), int_param(request, "before")
-            iv = _BARS[bar]
-            offset = HK if iv >= 6 * HOUR and not bar.endswith("utc") else 0
+            offset = HK if iv >= 6 * HOUR_MS and not bar.endswith("utc") else 0
             now = self.clock.now_ms()
             end = after - 1 if after is not None else None  # after: records older than ts
             rows = candles(h, iv, now, start_ms=None, end_ms=end, limit=limit, offset_ms=offset)

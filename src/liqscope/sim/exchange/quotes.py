@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from liqscope.domain.intervals import DAY_MS
 from liqscope.sim.exchange.history import MarketHistory
 
 __all__ = ["DayStats", "book", "day_stats", "fmt_lot", "lot_decimals", "on_lot"]
-
-DAY_MS = 86_400_000
 
 
 def lot_decimals(lot: float) -> int:

@@ -9,12 +9,11 @@ writer to its socket), applies faults, and records every liquidation actually se
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import itertools
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, cast
@@ -27,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from liqscope.domain.net import is_loopback
 from liqscope.sim.exchange.history import MarketHistory, ReplayClock
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "SentLog",
     "ServerOptions",
     "VenueServer",
-    "is_loopback",
     "json_response",
 ]
 
@@ -167,16 +166,6 @@ class ServerOptions:
     okx_snapshot_ms: int = 60_000  # sim ms of recent orders in OKX's first liquidation message
     bybit_two_sided_oi: bool = False  # openInterest = both sides, singleOpenInterest = one side
     control: bool = False  # serve the /_sim/* control routes (to loopback clients only)
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for a loopback client address (127.0.0.0/8, ::1)."""
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 @dataclass(frozen=True)
@@ -544,6 +533,23 @@ def second_marks(t0: int, t1: int, every_ms: int = 1000) -> range:
     """Multiples of ``every_ms`` in ``[t0, t1)``."""
     first = -(-t0 // every_ms) * every_ms
     return range(first, t1, every_ms)
+
+
+def choice_param(
+    request: Request,
+    name: str,
+    choices: Mapping[str, int],
+    msg: str,
+    code: int | str,
+    status: int = 400,
+    default: str = "",
+) -> tuple[str, int]:
+    """A query parameter that must be a key of ``choices`` (an interval or period name):
+    ``(key, value)``; else :class:`BadParam` with ``msg`` (``{}`` = what was sent)."""
+    raw = request.query_params.get(name, default)
+    if raw not in choices:
+        raise BadParam(msg.format(raw), code, status)
+    return raw, choices[raw]
 
 
 def int_param(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from liqscope.domain import registry
 from liqscope.domain.events import Event
 from liqscope.domain.types import Venue
-from liqscope.venues.base import Channel, Frame, VenueAdapter
+from liqscope.venues.base import Frame, VenueAdapter, VenueStreams
 from liqscope.venues.binance import streams
 from liqscope.venues.binance.parse import CoinmParser, parse_frame
 from liqscope.venues.binance.rest import BinanceCoinmRest, BinanceRest
@@ -24,21 +23,10 @@ class BinanceAdapter(VenueAdapter):
     venue = Venue.BINANCE.value
     default_ws_url = streams.USDM_WS_URL
     default_rest_url = streams.USDM_REST_URL
-    has_liquidation_feed = registry.has_liquidation_feed(Venue.BINANCE.value)
-    liquidations_sampled = registry.sampled_feed(Venue.BINANCE.value)
-    ws_channels = streams.CHANNELS
-    ping = streams.PING
+    streams: ClassVar[VenueStreams] = streams
     max_connection_lifetime_s = MAX_CONNECTION_LIFETIME_S
     max_messages_per_s = MAX_INCOMING_MESSAGES_PER_S
     rest_class = BinanceRest
-
-    def ws_url(self, symbols: Sequence[str], channels: Iterable[Channel]) -> str:
-        return streams.ws_url(self.ws_base_url)
-
-    def subscribe_messages(
-        self, symbols: Sequence[str], channels: Iterable[Channel]
-    ) -> list[Frame]:
-        return list(streams.subscribe_messages(streams.stream_names(symbols, channels)))
 
     def parse(self, frame: Frame) -> list[Event]:
         return parse_frame(frame)

@@ -17,13 +17,13 @@ from typing import Any
 
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, Trade
+from liqscope.domain.intervals import interval_ms
 from liqscope.domain.types import PriceKind, Side
 from liqscope.venues.base import (
     Frame,
     MalformedFrame,
     SubscriptionRejected,
     checked,
-    interval_ms,
     load_json,
 )
 from liqscope.venues.binance.rules import coinm_contract_usd

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import httpx
 
 from liqscope.domain.errors import InputError, VenueError
 from liqscope.domain.events import Candle, OpenInterest
-from liqscope.venues.base import RestClient, interval_ms, windows
+from liqscope.domain.intervals import MINUTE_MS, interval_ms
+from liqscope.venues.base import RestClient, kline_candle, windows
 from liqscope.venues.binance.rules import (
     KLINE_INTERVALS,
     KLINES_LIMIT,
@@ -50,7 +52,22 @@ class BinanceRest(RestClient):
         if self.used_weight < WEIGHT_SLOWDOWN_AT * self.weight_limit:
             return 0.0
         # The weight window is the calendar minute: wait for the next one (+ a margin).
-        return (60_000 - self.clock.now_ms() % 60_000) / 1000 + 0.5
+        return (MINUTE_MS - self.clock.now_ms() % MINUTE_MS) / 1000 + 0.5
+
+    async def _paged(
+        self,
+        path: str,
+        params: dict[str, Any],
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        limit: int,
+    ) -> AsyncIterator[tuple[int, int, Any]]:
+        """``(a, b, reply)`` of ``path`` for consecutive windows ``[a, b)`` of ``limit`` steps,
+        requested one after the other (``startTime``/``endTime`` inclusive, ``limit``)."""
+        for a, b in windows(start_ms, end_ms, step_ms * limit):
+            page = {**params, "startTime": a, "endTime": b - 1, "limit": limit}
+            yield a, b, await self._request("GET", path, params=page)
 
     def _check_interval(self, interval: str) -> int:
         if interval not in KLINE_INTERVALS:
@@ -61,15 +78,9 @@ class BinanceRest(RestClient):
         step = self._check_interval(interval)
         now = self.clock.now_ms()
         out: list[Candle] = []
-        for a, b in windows(start_ms, end_ms, step * KLINES_LIMIT):
-            params = {
-                "symbol": symbol,
-                "interval": interval,
-                "startTime": a,
-                "endTime": b - 1,
-                "limit": KLINES_LIMIT,
-            }
-            rows = await self._request("GET", self.klines_path, params=params)
+        params = {"symbol": symbol, "interval": interval}
+        pages = self._paged(self.klines_path, params, start_ms, end_ms, step, KLINES_LIMIT)
+        async for a, b, rows in pages:
             out.extend(self._candles(symbol, step, rows, a, b, now))
         return out
 
@@ -81,21 +92,9 @@ class BinanceRest(RestClient):
             for r in rows:
                 t = int(r[0])
                 if a <= t < b:
-                    out.append(
-                        Candle(
-                            "binance",
-                            symbol,
-                            t,
-                            step,
-                            float(r[1]),
-                            float(r[2]),
-                            float(r[3]),
-                            float(r[4]),
-                            float(r[self.volume_col]),
-                            float(r[self.taker_buy_col]),
-                            int(r[6]) < now,  # the last row is the open candle
-                        )
-                    )
+                    vol, taker_buy = r[self.volume_col], r[self.taker_buy_col]
+                    closed = int(r[6]) < now  # the last row is the open candle
+                    out.append(kline_candle("binance", symbol, step, r, vol, taker_buy, closed))
         except (IndexError, TypeError, ValueError) as exc:
             raise VenueError(f"binance: unreadable kline row ({exc})") from None
         out.sort(key=lambda c: c.ts)
@@ -111,15 +110,8 @@ class BinanceRest(RestClient):
         oldest = self.clock.now_ms() - OI_HIST_MAX_AGE_MS
         start_ms = max(start_ms, -(-oldest // step) * step)
         out: list[OpenInterest] = []
-        for a, b in windows(start_ms, end_ms, step * OI_HIST_LIMIT):
-            params = {
-                "symbol": symbol,
-                "period": period,
-                "startTime": a,
-                "endTime": b - 1,
-                "limit": OI_HIST_LIMIT,
-            }
-            rows = await self._request("GET", "/futures/data/openInterestHist", params=params)
+        path, params = "/futures/data/openInterestHist", {"symbol": symbol, "period": period}
+        async for a, b, rows in self._paged(path, params, start_ms, end_ms, step, OI_HIST_LIMIT):
             if not isinstance(rows, list):
                 raise VenueError("binance: openInterestHist reply is not a list")
             try:

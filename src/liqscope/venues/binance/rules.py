@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from liqscope.domain import registry
-from liqscope.venues.base import interval_ms
+from liqscope.domain.intervals import interval_ms
 
 # COIN-M: one contract is worth this many USD (the registry's inverse instruments: BTCUSD 100);
 # (almost) every other pair 10 USD.

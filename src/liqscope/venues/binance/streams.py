@@ -32,7 +32,7 @@ PING = PingPolicy(interval_s=None, message=None, server_pings=True)
 CHANNELS = frozenset({Channel.LIQUIDATIONS, Channel.TRADES, Channel.MARK_PRICE, Channel.CANDLES})
 
 
-def stream_names(symbols: Sequence[str], channels: Iterable[Channel]) -> list[str]:
+def subscriptions(symbols: Sequence[str], channels: Iterable[Channel]) -> list[str]:
     """Binance stream names for ``symbols`` × ``channels`` (``*`` = all symbols)."""
     names: list[str] = []
     chans = set(channels)
@@ -63,7 +63,7 @@ def stream_names(symbols: Sequence[str], channels: Iterable[Channel]) -> list[st
     return names
 
 
-def ws_url(base: str) -> str:
+def ws_url(base: str, symbols: Sequence[str]) -> str:
     """The combined-stream URL under ``base``."""
     return f"{base.rstrip('/')}/stream"
 

@@ -18,13 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, OpenInterest, Trade
+from liqscope.domain.intervals import interval_ms
 from liqscope.domain.types import ContractType, PriceKind, Side
 from liqscope.venues.base import (
     Frame,
     MalformedFrame,
     SubscriptionRejected,
     checked,
-    interval_ms,
     load_object,
 )
 from liqscope.venues.bybit.rules import KLINE_INTERVALS_BACK, contract_type

@@ -6,8 +6,9 @@ from typing import Any
 
 from liqscope.domain.errors import VenueError
 from liqscope.domain.events import Candle, OpenInterest
+from liqscope.domain.intervals import interval_ms
 from liqscope.domain.types import ContractType
-from liqscope.venues.base import RestClient, interval_ms, windows
+from liqscope.venues.base import RestClient, kline_candle, windows
 from liqscope.venues.bybit.rules import (
     KLINES_LIMIT,
     OI_LIMIT,
@@ -58,21 +59,8 @@ class BybitRest(RestClient):
                 for r in body["result"]["list"]:
                     t = int(r[0])
                     if a <= t < b:
-                        out.append(
-                            Candle(
-                                "bybit",
-                                symbol,
-                                t,
-                                step,
-                                float(r[1]),
-                                float(r[2]),
-                                float(r[3]),
-                                float(r[4]),
-                                float(r[vol_col]),
-                                None,
-                                t + step <= now,
-                            )
-                        )
+                        closed = t + step <= now
+                        out.append(kline_candle("bybit", symbol, step, r, r[vol_col], None, closed))
             except (KeyError, IndexError, TypeError, ValueError) as exc:
                 raise VenueError(f"bybit: unreadable kline reply ({exc})") from None
         out.sort(key=lambda c: c.ts)

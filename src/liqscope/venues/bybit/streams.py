@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import orjson
-
 from liqscope.domain.errors import InputError
-from liqscope.venues.base import Channel, PingPolicy
+from liqscope.venues.base import Channel, PingPolicy, op_subscribe
 from liqscope.venues.bybit.rules import PING_INTERVAL_S, SUBSCRIBE_ARGS_PER_MESSAGE, category
 
 WS_URL = "wss://stream.bybit.com"
@@ -29,7 +27,7 @@ CHANNELS = frozenset(
 )
 
 
-def topics(symbols: Sequence[str], channels: Iterable[Channel]) -> list[str]:
+def subscriptions(symbols: Sequence[str], channels: Iterable[Channel]) -> list[str]:
     """Bybit topics for ``symbols`` × ``channels`` (tickers carry mark price and OI)."""
     chans = set(channels)
     out: list[str] = []
@@ -56,8 +54,4 @@ def ws_url(base: str, symbols: Sequence[str]) -> str:
 
 
 def subscribe_messages(topic_list: Sequence[str]) -> list[str]:
-    step = SUBSCRIBE_ARGS_PER_MESSAGE
-    return [
-        orjson.dumps({"op": "subscribe", "args": list(topic_list[i : i + step])}).decode()
-        for i in range(0, len(topic_list), step)
-    ]
+    return op_subscribe(topic_list, SUBSCRIBE_ARGS_PER_MESSAGE)

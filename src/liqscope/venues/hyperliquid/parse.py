@@ -15,13 +15,13 @@ from typing import Any
 
 from liqscope.domain.errors import InputError
 from liqscope.domain.events import Candle, Event, MarkPrice, OpenInterest, Trade
+from liqscope.domain.intervals import interval_ms
 from liqscope.domain.types import Side
 from liqscope.venues.base import (
     Frame,
     MalformedFrame,
     SubscriptionRejected,
     checked,
-    interval_ms,
     load_object,
 )
 

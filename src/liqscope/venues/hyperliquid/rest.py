@@ -6,7 +6,8 @@ from typing import Any
 
 from liqscope.domain.errors import VenueError
 from liqscope.domain.events import Candle, Event, OpenInterest
-from liqscope.venues.base import MalformedFrame, RestClient, interval_ms, windows
+from liqscope.domain.intervals import interval_ms
+from liqscope.venues.base import MalformedFrame, RestClient, windows
 from liqscope.venues.hyperliquid.parse import (
     VENUE,
     HyperliquidPosition,

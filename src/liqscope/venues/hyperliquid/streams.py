@@ -37,7 +37,7 @@ def subscriptions(symbols: Sequence[str], channels: Iterable[Channel]) -> list[d
     return out
 
 
-def ws_url(base: str) -> str:
+def ws_url(base: str, symbols: Sequence[str]) -> str:
     return f"{base.rstrip('/')}/ws"
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
-from liqscope.domain import registry
 from liqscope.domain.events import Event
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.types import Venue
-from liqscope.venues.base import Channel, Frame, VenueAdapter
+from liqscope.venues.base import Channel, Frame, VenueAdapter, VenueStreams
 from liqscope.venues.okx import streams
 from liqscope.venues.okx.parse import OkxParser
 from liqscope.venues.okx.rest import OkxRest
@@ -26,12 +25,8 @@ class OkxAdapter(VenueAdapter):
     venue = Venue.OKX.value
     default_ws_url = streams.WS_URL
     default_rest_url = streams.REST_URL
-    has_liquidation_feed = registry.has_liquidation_feed(Venue.OKX.value)
-    liquidations_sampled = registry.sampled_feed(Venue.OKX.value)
-    ws_channels = streams.CHANNELS
+    streams: ClassVar[VenueStreams] = streams
     rest_polled_channels = frozenset({Channel.CANDLES})  # /api/v5/market/history-candles
-    ping = streams.PING
-    max_connection_lifetime_s = None
     rest_class = OkxRest
 
     def __init__(self, *, instruments: Mapping[str, Instrument] | None = None, **kw: Any) -> None:
@@ -58,14 +53,6 @@ class OkxAdapter(VenueAdapter):
     async def prepare(self) -> None:
         """Load SWAP and FUTURES contract values so every instrument's size converts."""
         await self.load_instruments(("SWAP", "FUTURES"))
-
-    def ws_url(self, symbols: Sequence[str], channels: Iterable[Channel]) -> str:
-        return streams.ws_url(self.ws_base_url)
-
-    def subscribe_messages(
-        self, symbols: Sequence[str], channels: Iterable[Channel]
-    ) -> list[Frame]:
-        return list(streams.subscribe_messages(streams.args(symbols, channels)))
 
     def parse(self, frame: Frame) -> list[Event]:
         return self.parser(frame)

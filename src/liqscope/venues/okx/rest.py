@@ -10,7 +10,8 @@ import httpx
 from liqscope.domain.errors import VenueError
 from liqscope.domain.events import Candle, OpenInterest
 from liqscope.domain.instruments import Instrument
-from liqscope.venues.base import RestClient, interval_ms
+from liqscope.domain.intervals import interval_ms
+from liqscope.venues.base import RestClient, kline_candle
 from liqscope.venues.okx.rules import (
     HISTORY_CANDLES_LIMIT,
     VENUE,
@@ -79,20 +80,7 @@ class OkxRest(RestClient):
         )
         try:
             return [
-                Candle(
-                    VENUE,
-                    symbol,
-                    t,
-                    step,
-                    float(r[1]),
-                    float(r[2]),
-                    float(r[3]),
-                    float(r[4]),
-                    float(r[6]),
-                    None,
-                    r[8] == "1",
-                )
-                for t, r in rows.items()
+                kline_candle(VENUE, symbol, step, r, r[6], None, r[8] == "1") for r in rows.values()
             ]
         except (IndexError, TypeError, ValueError) as exc:
             raise VenueError(f"okx: unreadable candle reply ({exc})") from None

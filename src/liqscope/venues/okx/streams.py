@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import orjson
-
 from liqscope.domain.errors import InputError
-from liqscope.venues.base import Channel, PingPolicy
+from liqscope.venues.base import Channel, PingPolicy, op_subscribe
 from liqscope.venues.okx.rules import PING_INTERVAL_S, SUBSCRIBE_ARGS_PER_MESSAGE, inst_type
 
 WS_URL = "wss://ws.okx.com:8443"
@@ -31,7 +29,7 @@ _PER_INSTRUMENT = {
 }
 
 
-def args(symbols: Sequence[str], channels: Iterable[Channel]) -> list[dict[str, Any]]:
+def subscriptions(symbols: Sequence[str], channels: Iterable[Channel]) -> list[dict[str, Any]]:
     """Subscription args for ``symbols`` (OKX instIds) × ``channels``."""
     chans = set(channels)
     out: list[dict[str, Any]] = []
@@ -49,13 +47,9 @@ def args(symbols: Sequence[str], channels: Iterable[Channel]) -> list[dict[str, 
     return out
 
 
-def ws_url(base: str) -> str:
+def ws_url(base: str, symbols: Sequence[str]) -> str:
     return f"{base.rstrip('/')}/ws/v5/public"
 
 
 def subscribe_messages(arg_list: Sequence[dict[str, Any]]) -> list[str]:
-    step = SUBSCRIBE_ARGS_PER_MESSAGE
-    return [
-        orjson.dumps({"op": "subscribe", "args": list(arg_list[i : i + step])}).decode()
-        for i in range(0, len(arg_list), step)
-    ]
+    return op_subscribe(arg_list, SUBSCRIBE_ARGS_PER_MESSAGE)
