@@ -144,3 +144,25 @@ def test_heatmap_columns_extended_from_state_equal_a_from_scratch_run() -> None:
     fresh = fresh_ctx(app)
     assert body == heatmap_body(fresh, p).raw
     assert (fresh.columns.full_runs, fresh.columns.extended) == (1, 0)
+
+
+def test_a_venue_whose_steps_start_in_the_open_column_is_estimated() -> None:
+    """A venue that only has steps in the open column (a collector that just started, e.g.
+    Hyperliquid OI from the live start) is estimated with the others, not refused."""
+    from dataclasses import replace as with_
+
+    from test_model_state import venue_steps, window
+
+    from liqscope.api.columns import ColumnRuns
+    from liqscope.model import estimate_market, preset
+
+    cfg = with_(preset("all"), column_ms=3_600_000)
+    old = venue_steps("binance", 1)
+    cut = int(old.ts[-1]) // 3_600_000 * 3_600_000
+    new = window(venue_steps("bybit", 2), cut, int(old.ts[-1]) + 1)
+    assert new is not None and len(new) >= 2
+    runs = ColumnRuns()
+    got = runs.estimate("view", {"binance": old, "bybit": new}, cfg, {})
+    want = estimate_market([old, new], cfg)
+    assert got.used == ("binance", "bybit")
+    np.testing.assert_array_equal(got.heatmap.snapshots, want.heatmap.snapshots)

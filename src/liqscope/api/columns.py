@@ -14,6 +14,7 @@ changed, or it is older than ``replan_s`` (new prices then get their grid and ra
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Hashable, Mapping, Sequence
@@ -28,6 +29,8 @@ from liqscope.model.config import ModelConfig
 from liqscope.model.grid import PriceGrid
 from liqscope.model.market import concat_estimates, market_plan
 from liqscope.model.steps import Steps as ModelSteps
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ColumnRuns"]
 
@@ -63,7 +66,8 @@ def _same(a: ModelSteps, b: ModelSteps) -> bool:
 
 
 class ColumnRuns:
-    """The kept runs (at most ``max_items`` views); ``full_runs`` / ``extended`` count."""
+    """The kept runs (at most ``max_items`` views); ``full_runs`` / ``extended`` /
+    ``plain_runs`` count."""
 
     def __init__(self, max_items: int = 8, replan_s: float = 600.0) -> None:
         self.max_items = max_items
@@ -72,6 +76,7 @@ class ColumnRuns:
         self._lock = threading.Lock()
         self.full_runs = 0
         self.extended = 0
+        self.plain_runs = 0  # split runs that failed and were answered by one plain run
 
     def estimate(
         self,
@@ -81,7 +86,25 @@ class ColumnRuns:
         skipped: Mapping[str, str],
     ) -> MarketEstimate:
         """The market estimate of ``steps`` (per venue), from the kept state when usable.
-        Raises :class:`InputError` when no venue can be estimated."""
+        When the split at the open column cannot be estimated (e.g. a venue whose first
+        steps fall in the open column), one plain run over all steps answers and nothing is
+        kept. Raises :class:`InputError` when no venue can be estimated."""
+        try:
+            return self._estimate_split(view, steps, config, skipped)
+        except InputError as exc:
+            log.info("heatmap view %s: split run refused (%s); one plain run answers", view, exc)
+            with self._lock:
+                self._held.pop(view, None)
+            self.plain_runs += 1
+            return estimate_market(list(steps.values()), config, skipped=skipped)
+
+    def _estimate_split(
+        self,
+        view: Hashable,
+        steps: Mapping[str, ModelSteps],
+        config: ModelConfig,
+        skipped: Mapping[str, str],
+    ) -> MarketEstimate:
         with self._lock:
             held = self._held.get(view)
         if held is not None and not self._usable(held, steps):
