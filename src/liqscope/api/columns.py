@@ -14,7 +14,6 @@ changed, or it is older than ``replan_s`` (new prices then get their grid and ra
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Hashable, Mapping, Sequence
@@ -30,8 +29,6 @@ from liqscope.model.grid import PriceGrid
 from liqscope.model.market import concat_estimates, market_plan
 from liqscope.model.steps import Steps as ModelSteps
 
-log = logging.getLogger(__name__)
-
 __all__ = ["ColumnRuns"]
 
 
@@ -42,19 +39,19 @@ class _Held:
     config: ModelConfig
     closed: MarketEstimate | None  # the run over the steps before ``cut``
     cut: int  # start of the column that was open
-    inputs: dict[str, ModelSteps]  # the steps before ``cut`` the closed run used
+    inputs: dict[str, ModelSteps | None]  # the steps before ``cut`` the closed run used
     made: float  # monotonic time of the plan
 
 
-def _before(s: ModelSteps, t: int) -> ModelSteps:
-    return s.slice(0, int(np.searchsorted(s.ts, t)))
+def _span(s: ModelSteps, t0: int, t1: int) -> ModelSteps | None:
+    """The steps in ``[t0, t1)``; None when there are none (a venue that starts later)."""
+    i, j = (int(x) for x in np.searchsorted(s.ts, (t0, t1)))
+    return s.slice(i, j) if j > i else None
 
 
-def _from(s: ModelSteps, t: int) -> ModelSteps:
-    return s.slice(int(np.searchsorted(s.ts, t)), len(s))
-
-
-def _same(a: ModelSteps, b: ModelSteps) -> bool:
+def _same(a: ModelSteps | None, b: ModelSteps | None) -> bool:
+    if a is None or b is None:
+        return a is b
     for f in fields(ModelSteps):
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
@@ -76,7 +73,6 @@ class ColumnRuns:
         self._lock = threading.Lock()
         self.full_runs = 0
         self.extended = 0
-        self.plain_runs = 0  # split runs that failed and were answered by one plain run
 
     def estimate(
         self,
@@ -86,25 +82,7 @@ class ColumnRuns:
         skipped: Mapping[str, str],
     ) -> MarketEstimate:
         """The market estimate of ``steps`` (per venue), from the kept state when usable.
-        When the split at the open column cannot be estimated (e.g. a venue whose first
-        steps fall in the open column), one plain run over all steps answers and nothing is
-        kept. Raises :class:`InputError` when no venue can be estimated."""
-        try:
-            return self._estimate_split(view, steps, config, skipped)
-        except InputError as exc:
-            log.info("heatmap view %s: split run refused (%s); one plain run answers", view, exc)
-            with self._lock:
-                self._held.pop(view, None)
-            self.plain_runs += 1
-            return estimate_market(list(steps.values()), config, skipped=skipped)
-
-    def _estimate_split(
-        self,
-        view: Hashable,
-        steps: Mapping[str, ModelSteps],
-        config: ModelConfig,
-        skipped: Mapping[str, str],
-    ) -> MarketEstimate:
+        Raises :class:`InputError` when no venue can be estimated."""
         with self._lock:
             held = self._held.get(view)
         if held is not None and not self._usable(held, steps):
@@ -128,7 +106,7 @@ class ColumnRuns:
             held.config,
             closed,
             cut,
-            {v: _before(s, cut) for v, s in steps.items()},
+            {v: _span(s, -(2**62), cut) for v, s in steps.items()},
             held.made,
         )
         with self._lock:
@@ -143,7 +121,7 @@ class ColumnRuns:
             return False
         if max(int(s.ts[-1]) for s in steps.values()) < held.cut:
             return False  # nothing from the kept cut on: the steps ended earlier than before
-        return all(_same(_before(s, held.cut), held.inputs[v]) for v, s in steps.items())
+        return all(_same(_span(s, -(2**62), held.cut), held.inputs[v]) for v, s in steps.items())
 
     @staticmethod
     def _run(
@@ -156,7 +134,7 @@ class ColumnRuns:
     ) -> MarketEstimate | None:
         """``before`` continued by the steps in ``[t0, t1)`` (joined), or ``before``."""
         part: Sequence[ModelSteps] = [
-            p for p in (_before(_from(s, t0), t1) for s in steps.values()) if len(p)
+            p for p in (_span(s, t0, t1) for s in steps.values()) if p is not None
         ]
         if not part:
             return before
