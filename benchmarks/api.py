@@ -14,9 +14,14 @@
    processes, the same for revalidations (``If-None-Match`` -> 304); baseline: one
    sequential httpx client.
 2. Liquidations written to the store one by one; the delay until each reaches a /ws client.
-3. 50 clients alternating the heatmap (bin) and the 24 h bars for 15 s, first with no
-   writer (the baseline), then while a writer stores 100 liquidations/s into the store (as
-   a collector does): p50/p99 per view and the server's RSS (start, peak, end).
+3. 50 clients alternating the heatmap (bin) and the 24 h bars, first with no writer (the
+   baseline, 20 s), then while a writer stores 100 liquidations/s into the store (as a
+   collector does; 60 s, ``--writer-seconds``): p50/p99 per view, the server's CPU per
+   second, and its RSS at the start, middle and end of the writer phase. Run twice on fresh
+   servers over the same store: ``before_*`` with the kept screen columns off, zlib at
+   level 6, glibc's heap defaults and requests waiting for another's read of the data version
+   (``--serve ... --before``), ``after_*`` as served.
+   ``--writer-only``: phase 3 only.
 4. End to end: simulated exchanges (binance + bybit, the toy source) -> the collector (in the
    API's process) -> the store -> the API's /ws. Delay from the simulated exchange writing a
    liquidation frame to its socket (wall clock, stamped in the server's sent log) to its
@@ -306,31 +311,34 @@ async def _mixed(base: str, seconds: float) -> dict[str, list[float]]:
     return lat
 
 
-def _under_writer(base: str, db: Path, seconds: float = 15.0) -> dict[str, Any]:
-    """p99 of heatmap (bin) and bars for 50 clients with no writer (the baseline) and while
-    a writer stores WRITE_RATE liquidations/s; the server's RSS before, peak, once a second
-    and after, and the machine's 1-minute load average (min, max) in each phase."""
-    out: dict[str, Any] = {"writer_liquidations_per_s": WRITE_RATE}
-    rss0 = _rss_mb(SERVER_PID)
-    for phase in ("no_writer", "writer"):
+def _under_writer(base: str, db: Path, writer_s: float, baseline_s: float) -> dict[str, Any]:
+    """p50/p99 of heatmap (bin) and bars for 50 clients with no writer (the baseline, for
+    ``baseline_s``) and while a writer stores WRITE_RATE liquidations/s (``writer_s``); the
+    server's RSS at the start, middle and end of the writer phase (and every 5 s), its CPU
+    seconds per second in each phase, and the 1-minute load average (min, max)."""
+    out: dict[str, Any] = {}
+    for phase, seconds in (("no_writer", baseline_s), ("writer", writer_s)):
         writer = _Writer(db, WRITE_RATE) if phase == "writer" else None
         if writer is not None:
             writer.start()
             time.sleep(1.0)  # the writer's rows are being stored when the load starts
-        peak = [_rss_mb(SERVER_PID)]
+        rss = [_rss_mb(SERVER_PID)]
         done = threading.Event()
         load = [os.getloadavg()[0]]
 
-        def sample(done: threading.Event, peak: list[float], load: list[float]) -> None:
+        def sample(done: threading.Event, rss: list[float], load: list[float]) -> None:
             while not done.wait(0.5):
-                peak.append(_rss_mb(SERVER_PID))
+                rss.append(_rss_mb(SERVER_PID))
                 load.append(os.getloadavg()[0])
 
-        sampler = threading.Thread(target=sample, args=(done, peak, load), daemon=True)
+        sampler = threading.Thread(target=sample, args=(done, rss, load), daemon=True)
         sampler.start()
+        cpu, wall = _cpu_s(SERVER_PID), time.perf_counter()
         lat = asyncio.run(_mixed(base, seconds))
+        cpu, wall = _cpu_s(SERVER_PID) - cpu, time.perf_counter() - wall
         done.set()
         sampler.join()
+        rss.append(_rss_mb(SERVER_PID))
         if writer is not None:
             writer.stop.set()
             writer.join(10)
@@ -339,11 +347,31 @@ def _under_writer(base: str, db: Path, seconds: float = 15.0) -> dict[str, Any]:
             out[f"{phase}_{name}_requests"] = len(values)
             out[f"{phase}_{name}_p50_ms"] = _ms(_pct(values, 0.5))
             out[f"{phase}_{name}_p99_ms"] = _ms(_pct(values, 0.99))
-        out[f"{phase}_server_rss_peak_mb"] = max(peak)
-        out[f"{phase}_server_rss_mb_every_s"] = peak[::2]  # the RSS over time, once a second
+        out[f"{phase}_seconds"] = round(wall, 1)
+        out[f"{phase}_server_cpu_per_s"] = round(cpu / wall, 3)
+        out[f"{phase}_server_rss_peak_mb"] = max(rss)
         out[f"{phase}_load_avg_1m"] = [round(min(load), 2), round(max(load), 2)]
-    out["server_rss_start_mb"] = rss0
-    out["server_rss_end_mb"] = _rss_mb(SERVER_PID)
+        if phase == "writer":
+            out["writer_server_rss_start_mid_end_mb"] = [rss[0], rss[len(rss) // 2], rss[-1]]
+            out["writer_server_rss_mb_every_5s"] = rss[::10]
+    return out
+
+
+def _compare_under_writer(db: Path, writer_s: float, baseline_s: float) -> dict[str, Any]:
+    """Phase 3 twice, each on a fresh server over ``db``: ``before`` (``--before``, see
+    ``_serve``) and ``after`` (as served)."""
+    out: dict[str, Any] = {"writer_liquidations_per_s": WRITE_RATE}
+    global SERVER_PID
+    for label in ("before", "after"):
+        proc, port = _start_server(db, before=label == "before")
+        SERVER_PID = proc.pid
+        try:
+            w = _under_writer(f"http://127.0.0.1:{port}", db, writer_s, baseline_s)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+        print(f"50 clients, writer {WRITE_RATE}/s, {label}: {w}", file=sys.stderr)
+        out.update({f"{label}_{k}": v for k, v in w.items()})
     return out
 
 
@@ -503,11 +531,21 @@ def _uvicorn_options() -> dict[str, str]:
     return opts
 
 
-def _serve(db: str, port: int) -> None:
-    """The server process: the API over ``db`` on 127.0.0.1:``port`` until terminated."""
+def _serve(db: str, port: int, before: bool) -> None:
+    """The server process: the API over ``db`` on 127.0.0.1:``port`` until terminated;
+    ``before``: the heatmap reduces every column on every refresh, zlib at level 6, glibc's
+    heap defaults, requests wait for another's read of the data version (as before the kept
+    screen columns, ``api.cache.bound_heap`` and ``StoreSource.take_held``)."""
     import uvicorn
 
+    from liqscope.api import context, encoding
+
+    context.BOUND_HEAP = not before
     app = create_app(Settings(db_path=db))
+    if before:
+        app.state.context.screen.enabled = False
+        app.state.context.source.take_held = False
+        encoding.ZLIB_LEVEL = 6
     opts = _uvicorn_options()
     uvicorn.run(
         app,
@@ -519,11 +557,10 @@ def _serve(db: str, port: int) -> None:
     )
 
 
-def _start_server(db: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start_server(db: Path, before: bool = False) -> tuple[subprocess.Popen[bytes], int]:
     port = _port()
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve", str(db), str(port)]
-    )
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(db), str(port)]
+    proc = subprocess.Popen(cmd + (["--before"] if before else []))
     deadline = time.time() + 60
     while True:
         if proc.poll() is not None:
@@ -539,12 +576,19 @@ def _start_server(db: Path) -> tuple[subprocess.Popen[bytes], int]:
         time.sleep(0.1)
 
 
+def _option(name: str, default: str) -> str:
+    """The value after ``name`` on the command line, else ``default``."""
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
 def main() -> None:
     if "--serve" in sys.argv:
         i = sys.argv.index("--serve")
-        _serve(sys.argv[i + 1], int(sys.argv[i + 2]))
+        _serve(sys.argv[i + 1], int(sys.argv[i + 2]), "--before" in sys.argv)
         return
-    quick = "--writer-only" in sys.argv  # only phase 3 (and a shorter history fill)
+    quick = "--writer-only" in sys.argv  # only phase 3
+    writer_s = float(_option("--writer-seconds", "60"))
+    baseline_s = float(_option("--baseline-seconds", "20"))
     if "--e2e-only" in sys.argv:
         print(json.dumps({"benchmark": "api", **_exchange_to_ws()}))
         return
@@ -559,24 +603,22 @@ def main() -> None:
             )
         fill_s = time.perf_counter() - t
         print(f"filled {DAYS} days of 1-minute data in {fill_s:.1f} s", file=sys.stderr)
-        proc, port = _start_server(db)
-        global SERVER_PID
-        SERVER_PID = proc.pid
-        try:
-            figures: dict[str, Any] = {"clients": CLIENTS, "server": "own process"}
-            figures.update({f"uvicorn_{k}": v for k, v in _uvicorn_options().items()})
-            for fmt in () if quick else ("json", "bin"):
-                f = asyncio.run(_heatmap(f"http://127.0.0.1:{port}", fmt))
-                print(f"heatmap {fmt}: {f}", file=sys.stderr)
-                figures.update(f)
-            w = _under_writer(f"http://127.0.0.1:{port}", db)
-            print(f"50 clients, writer {WRITE_RATE}/s: {w}", file=sys.stderr)
-            figures.update(w)
-            if not quick:
+        figures: dict[str, Any] = {"clients": CLIENTS, "server": "own process"}
+        figures.update({f"uvicorn_{k}": v for k, v in _uvicorn_options().items()})
+        if not quick:
+            global SERVER_PID
+            proc, port = _start_server(db)
+            SERVER_PID = proc.pid
+            try:
+                for fmt in ("json", "bin"):
+                    f = asyncio.run(_heatmap(f"http://127.0.0.1:{port}", fmt))
+                    print(f"heatmap {fmt}: {f}", file=sys.stderr)
+                    figures.update(f)
                 figures.update(asyncio.run(_live(f"127.0.0.1:{port}", db)))
-        finally:
-            proc.terminate()
-            proc.wait(20)
+            finally:
+                proc.terminate()
+                proc.wait(20)
+        figures.update(_compare_under_writer(db, writer_s, baseline_s))
     if "--no-e2e" not in sys.argv and not quick:
         e2e = _exchange_to_ws()
         print(f"exchange -> ws: {e2e}", file=sys.stderr)

@@ -57,7 +57,6 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         _as_server_user([])  # makes sure the user exists
         shutil.chown(root, "postgres")
-    port = _free_port()
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
     try:
         subprocess.run(
@@ -67,17 +66,24 @@ def postgres_server() -> Iterator[str]:
             ),
             check=True, capture_output=True, env=env, timeout=120,
         )  # fmt: skip
-        opts = (
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=40"
-        )
-        subprocess.run(
-            _as_server_user(
-                [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
-                 str(root / "server.log"), "-w", "-t", "60", "start"]
-            ),
-            check=True, capture_output=True, env=env, timeout=120,
-        )  # fmt: skip
+        for attempt in range(3):  # a free port can be taken before the server binds it
+            port = _free_port()
+            opts = (
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=40"
+            )
+            started = subprocess.run(
+                _as_server_user(
+                    [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
+                     str(root / "server.log"), "-w", "-t", "60", "start"]
+                ),
+                capture_output=True, env=env, timeout=120,
+            )  # fmt: skip
+            if started.returncode == 0:
+                break
+            if attempt == 2:
+                log = (root / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"PostgreSQL did not start: {started.stderr!r}\n{log}")
         try:
             yield f"postgresql://liqscope@127.0.0.1:{port}/postgres"
         finally:

@@ -3,11 +3,17 @@
 Simulated Binance, Bybit, OKX and Hyperliquid servers run on 127.0.0.1 and replay one
 simulated market per coin (:data:`DEMO_COINS`, each on the venues that list it); liqscope
 collects from them through the same venue adapters it uses for real venues, after pre-filling
-the store with simulated days of history (:func:`prefill_liquidations`), and serves the API
-and web UI. The scenario's event (the ``cascade`` flush) is timed to start ``flush_in_min``
-simulated minutes after live collection begins, whatever ``--days``: simulated time stands
-still while the history is built and starts when collection does (:class:`HeldWall`).
-``liqscope demo`` is the command-line face of :func:`run_demo`.
+the store with what a collector would have recorded over the simulated days of history
+(:func:`prefill`), and serves the API and web UI.
+
+Time: the live start is the wall clock floored to the minute when the demo starts
+(:func:`~liqscope.sim.scenarios.anchor_ms`, as ``liqscope sim --start now``), the history the
+``--days`` before it; the same seed gives the same market relative to that start. Simulated
+time stands still while the history is built and runs at ``--speed`` from when collection
+starts (:class:`HeldWall`), so it then runs ahead of the wall clock; ``liqscope status``
+measures a running demo's ages on its simulated clock (``cli.options.demo_now_ms``). The scenario's
+event (the ``cascade`` flush) starts ``flush_in_min`` simulated minutes after the live start,
+whatever ``--days``. ``liqscope demo`` is the command-line face of :func:`run_demo`.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 import uvicorn
 
 from liqscope.api.app import Settings, create_app
-from liqscope.domain.clock import SYSTEM_CLOCK, Clock
+from liqscope.domain.clock import SYSTEM_CLOCK, Clock, ManualClock
 from liqscope.domain.errors import InputError
 from liqscope.domain.intervals import DAY_MS, MINUTE_MS
 from liqscope.domain.registry import known_symbols, native_symbol
@@ -35,25 +41,28 @@ from liqscope.ingest.collector import CollectorConfig, CollectorSpec, run_collec
 from liqscope.ingest.hl_positions import poller_hooks
 from liqscope.signals.live import live_hooks, rules_from
 from liqscope.sim.exchange import ReplayClock, SimExchanges
+from liqscope.sim.exchange.server import second_marks
 from liqscope.sim.market import Market
 from liqscope.sim.scenarios import (
     EVENTS,
     SCENARIOS,
+    anchor_ms,
     regimes_with_event_at,
     venue_markets,
     venue_seed,
 )
 from liqscope.store import open_store
-from liqscope.store.base import Store
+from liqscope.store.base import Store, WriteCounts
 from liqscope.venues.registry import adapter
 
 __all__ = [
     "DEMO_COINS",
     "DEMO_VENUES",
+    "PREFILL_SAMPLE_MS",
     "DemoPlan",
     "HeldWall",
     "demo_markets",
-    "prefill_liquidations",
+    "prefill",
     "run_demo",
 ]
 
@@ -71,6 +80,9 @@ DEMO_VENUES: tuple[tuple[str, float], ...] = (
     ("okx", 0.4),
     ("hyperliquid", 0.3),
 )
+#: Simulated ms between two recorded frames of a state stream in the pre-fill: one asset
+#: context per coin a minute (the collector's default open-interest poll), not every push.
+PREFILL_SAMPLE_MS = MINUTE_MS
 #: Seconds the API server waits for open requests and connections when stopping.
 GRACE_S = 5
 
@@ -105,6 +117,11 @@ class DemoPlan:
             rules_from(self.alerts)
 
     @property
+    def history_ms(self) -> int:
+        """The pre-filled history, in whole simulated seconds."""
+        return int(self.history_days * DAY_MS) // 1000 * 1000
+
+    @property
     def has_event(self) -> bool:
         start, end = EVENTS[self.scenario]
         return end > start
@@ -123,17 +140,24 @@ class HeldWall:
         if self._lag is None:
             self._lag = self._wall.now_ms() - self._held_at
 
+    @property
+    def released_ms(self) -> int | None:
+        """Wall time of the release (None: still held)."""
+        return None if self._lag is None else self._held_at + self._lag
+
     def now_ms(self) -> int:
         return self._held_at if self._lag is None else self._wall.now_ms() - self._lag
 
 
-def demo_markets(plan: DemoPlan) -> dict[tuple[str, str], Market]:
+def demo_markets(plan: DemoPlan, live_ms: int) -> dict[tuple[str, str], Market]:
     """One market per (venue, native symbol): each coin of :data:`DEMO_COINS` on its venues
-    along its own price path (BTC keeps ``plan.seed``), the scenario's event timed to start
-    ``plan.flush_in_min`` after ``plan.history_days`` of history."""
-    history_s = int(plan.history_days * DAY_MS) // 1000
+    along its own price path (BTC keeps ``plan.seed``), starting ``plan.history_days`` before
+    ``live_ms`` (a whole second) with the scenario's event ``plan.flush_in_min`` after it. The
+    markets depend on ``live_ms`` only by a shift in time."""
+    history_s = plan.history_ms // 1000
     event_at = history_s + int(plan.flush_in_min * 60)
     regimes = regimes_with_event_at(plan.scenario, event_at)
+    start_ms = live_ms - history_s * 1000
     out: dict[tuple[str, str], Market] = {}
     for i, (coin, (price, size)) in enumerate(DEMO_COINS.items()):
         venues = tuple(
@@ -142,28 +166,44 @@ def demo_markets(plan: DemoPlan) -> dict[tuple[str, str], Market]:
             if (venue, native := native_symbol(venue, f"{coin}USDT")) in known_symbols(venue)
         )
         seed = plan.seed if i == 0 else venue_seed(plan.seed, 1000 + i)
-        out.update(venue_markets(plan.scenario, seed, venues, regimes=regimes, initial_price=price))
+        out.update(
+            venue_markets(
+                plan.scenario, seed, venues, regimes=regimes, initial_price=price,
+                start_ms=start_ms,
+            )
+        )  # fmt: skip
     return out
 
 
-def prefill_liquidations(sim: SimExchanges, store: Store, t0: int, t1: int) -> int:
-    """Store the realized liquidations each simulated venue published in ``[t0, t1)``.
+def prefill(sim: SimExchanges, store: Store, t0: int, t1: int) -> WriteCounts:
+    """Store what a collector subscribed to every simulated venue from ``t0`` up to ``t1``
+    (the live start, whose pushes come after it) would have recorded and the venue cannot
+    give back over REST: the liquidations, and the state streams without a REST history
+    (Hyperliquid's asset contexts: open interest, mark, funding).
 
-    Venues offer no liquidation history over REST, so a real user has only what a collector
-    recorded. The demo stands in for that recording: each venue's frames for the window, in
-    its own wire format (sampled where the venue samples), go through the venue's parser.
+    The demo stands in for that recording: each venue's frames, in its own wire format, go
+    through the venue's parser. Liquidations are taken as sent (sampled where the venue
+    samples); a state stream pushes every second and is kept once per
+    :data:`PREFILL_SAMPLE_MS`, each frame stamped with its time as a collector stamps it on
+    receipt (Hyperliquid's contexts carry no time). The other venues' open interest has a
+    REST history: the collector's start-up back-fill fetches it.
     """
-    new = 0
+    counts = WriteCounts()
     for venue, urls in sim.urls().items():
         server = sim[venue]
-        topics = server.liquidation_topics()
-        if not topics:  # no public liquidation feed (Hyperliquid)
-            continue
-        parser = adapter(venue, ws_url=urls.ws, rest_url=urls.rest)
-        frames = server.past_frames(t0, t1, topics)
-        events = [event for frame in frames for event in parser.parse(frame)]
-        new += store.write_events(events).liquidations
-    return new
+        received = ManualClock(t1)
+        parser = adapter(venue, ws_url=urls.ws, rest_url=urls.rest, clock=received)
+        windows = [(t0, t1 + 1, server.liquidation_topics())]
+        if state := server.state_topics():
+            windows += [(t, t + 1, state) for t in second_marks(t0, t1 + 1, PREFILL_SAMPLE_MS)]
+        events = []
+        for start, end, topics in windows:
+            if topics:
+                received.set(end - 1)
+                frames = server.past_frames(start, end, topics)
+                events += [event for frame in frames for event in parser.parse(frame)]
+        counts.add(store.write_events(events))
+    return counts
 
 
 def _utc(ms: int) -> str:
@@ -189,7 +229,9 @@ def _guide(plan: DemoPlan, url: str, live_ms: int, symbols: list[str]) -> list[s
     return lines
 
 
-def _write_pointer(plan: DemoPlan, url: str, live_ms: int) -> None:
+def _write_pointer(plan: DemoPlan, url: str, live_ms: int, wall_ms: int) -> None:
+    """The pointer: the store, the process, the URL, and the simulated clock (``live_start_ms``
+    at wall time ``live_wall_ms``, then ``speed``; read by ``cli.options.demo_now_ms``)."""
     if plan.pointer is None:
         return
     flush = live_ms + int(plan.flush_in_min * MINUTE_MS) if plan.has_event else None
@@ -198,6 +240,8 @@ def _write_pointer(plan: DemoPlan, url: str, live_ms: int) -> None:
         "pid": os.getpid(),
         "url": url,
         "live_start_ms": live_ms,
+        "live_wall_ms": wall_ms,
+        "speed": plan.speed,
         "event_start_ms": flush,
         "scenario": plan.scenario,
     }
@@ -270,9 +314,8 @@ def _run_demo(
     plan.db.parent.mkdir(parents=True, exist_ok=True)
 
     say(f"liqscope demo: simulating {plan.history_days:g} days of history …")
-    markets = demo_markets(plan)
-    history_ms = int(plan.history_days * DAY_MS)
-    start_ms = max(m.now_ms for m in markets.values()) + history_ms
+    start_ms = anchor_ms()  # the live start: wall time now (to the minute)
+    markets = demo_markets(plan, start_ms)
     sources: dict[str, list[Any]] = {}
     for (venue, _), market in markets.items():
         sources.setdefault(venue, []).append(market.advance)
@@ -283,8 +326,11 @@ def _run_demo(
     url = f"http://{host}:{port}"
     try:
         store = open_store(plan.db, clock=sim.clock)
-        n = prefill_liquidations(sim, store, start_ms - history_ms, start_ms)
-        say(f"  {n} historical liquidations recorded from the venues' streams")
+        got = prefill(sim, store, start_ms - plan.history_ms, start_ms)
+        say(
+            f"  recorded from the venues' streams: {got.liquidations} historical liquidations, "
+            f"{got.open_interest} open-interest samples (venues without OI history)"
+        )
         specs = [
             CollectorSpec(
                 venue,
@@ -301,7 +347,7 @@ def _run_demo(
 
         async def start_collecting(_app: Any) -> None:
             wall.release()  # simulated time starts now, with live collection
-            _write_pointer(plan, url, start_ms)
+            _write_pointer(plan, url, start_ms, wall.released_ms or SYSTEM_CLOCK.now_ms())
             stop = asyncio.Event()
             task = asyncio.create_task(run_collectors(specs, store, sim.clock, stop, config=config))
             state.update(stop=stop, task=task)

@@ -6,6 +6,7 @@ simulated minutes after live start. Everything is polled with deadlines."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -19,14 +20,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from liqscope.cli import commands
-from liqscope.domain.intervals import MINUTE_MS
+from liqscope.domain.intervals import DAY_MS, MINUTE_MS
 from liqscope.domain.registry import native_symbol
 from liqscope.signals.storage import SignalStore
 from liqscope.store import open_store
+from liqscope.store.base import AlertQuery
 
 BIN = Path(sys.executable).parent / "liqscope"
 VENUES = {"binance", "bybit", "okx", "hyperliquid"}
@@ -34,6 +37,8 @@ VENUES = {"binance", "bybit", "okx", "hyperliquid"}
 FULL_VENUES = ("binance", "bybit", "okx")
 SYMBOLS = {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
 SPEED = 60.0  # simulated seconds per wall second
+DAYS = 0.3  # pre-filled history
+OI_PERIOD_MS = 5 * MINUTE_MS  # the collector's OI back-fill period (CollectorConfig.oi_period)
 FLUSH_IN_MIN = 10  # simulated minutes from live start to the flush (10 s of wall time)
 RUN_FOR_S = 1200  # the demo's own safety stop, far beyond any wait below
 STOP_WAIT_S = 90  # a stopped demo exits well within this (its shutdown hooks are bounded)
@@ -47,6 +52,7 @@ class Demo:
     url: str
     home: Path
     env: dict[str, str]
+    started_ms: int = 0  # wall time when the test started the demo
 
     def pointer(self) -> dict[str, Any]:
         return dict(json.loads((self.home / "demo-running.json").read_text()))
@@ -106,12 +112,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     port = free_port()
     env = {**os.environ, "LIQSCOPE_HOME": str(home)}
     cmd = [
-        str(BIN), "demo", "--port", str(port), "--days", "0.3", "--speed", str(SPEED),
+        str(BIN), "demo", "--port", str(port), "--days", str(DAYS), "--speed", str(SPEED),
         "--flush-in", str(FLUSH_IN_MIN), "--run-for", str(RUN_FOR_S),
     ]  # fmt: skip
     # --run-for is only a safety net: the fixture stops the demo (Ctrl-C) when the tests end
+    started_ms = time.time_ns() // 1_000_000
     proc = start_demo(cmd, env)
-    d = Demo(proc, f"http://127.0.0.1:{port}", home, env)
+    d = Demo(proc, f"http://127.0.0.1:{port}", home, env, started_ms)
     try:
         yield d
     finally:
@@ -158,7 +165,7 @@ def test_an_alert_names_the_zone_before_price_reaches_it(demo: Demo) -> None:
 
     def story() -> tuple[dict[str, Any], tuple[float, float, int]] | None:
         with SignalStore(db, readonly=True) as st:
-            alerts = st.alerts(limit=500, rule_id="near-cluster", since_ms=live_ms)
+            alerts = st.alerts(AlertQuery(500, rule_id="near-cluster", since_ms=live_ms))
         for a in sorted(alerts, key=lambda a: a["ts"]):
             got = warned_before_reached(a, db, live_ms)
             if got is not None:
@@ -251,6 +258,112 @@ def test_demo_polls_the_simulated_hyperliquid_positions(demo: Demo) -> None:
     body = wait_for("measured Hyperliquid positions", measured, demo, 90)
     assert body["label"].startswith("measured: ") and "coverage" in body["label"]
     assert body["coverage"]["accounts"]["known"] >= body["coverage"]["accounts"]["polled"]
+
+
+def cli_status(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """``liqscope status --json`` as a user runs it beside the demo (no flags)."""
+    monkeypatch.setenv("LIQSCOPE_HOME", str(demo.home))
+    out = CliRunner().invoke(commands(), ["status", "--json"])
+    assert out.exit_code == 0, out.output
+    return dict(json.loads(out.stdout))
+
+
+def test_status_shows_open_interest_of_every_venue_from_the_prefill_start(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: every venue's OI starts where the pre-filled window starts (Hyperliquid's
+    from the recorded asset contexts, the others' from the REST back-fill), not at the live
+    start; the demo's clock is the wall clock's, and status ages are small."""
+    pointer = wait_for("the demo's pointer file", demo.pointer, demo, 60)
+    live = int(pointer["live_start_ms"])
+    prefill_start = live - int(DAYS * DAY_MS) // 1000 * 1000
+
+    def every_venue_from_the_start() -> dict[str, Any] | None:
+        status = cli_status(demo, monkeypatch)
+        oi = [r for r in status["streams"] if r["stream"] == "open_interest"]
+        full = {r["venue"] for r in oi} == VENUES and len(oi) == 11  # 3 + 3 + 2 + 3 markets
+        early = all(r["first_ts"] < prefill_start + OI_PERIOD_MS for r in oi)
+        return status if full and early else None
+
+    def first_oi() -> str:  # what the failure shows
+        rows = cli_status(demo, monkeypatch)["streams"]
+        return ", ".join(
+            f"{r['venue']} {r['symbol']} {(r['first_ts'] - live) / MINUTE_MS:+.0f} min"
+            for r in rows
+            if r["stream"] == "open_interest"
+        )
+
+    try:
+        status = wait_for("OI of every venue from the pre-fill start", every_venue_from_the_start,
+                          demo, 90)  # fmt: skip
+    except pytest.fail.Exception:
+        pytest.fail(f"first OI vs the live start ({DAYS * 24:g} h after the pre-fill start): "
+                    f"{first_oi()}")  # fmt: skip
+    for r in status["streams"]:
+        if r["stream"] == "open_interest":
+            assert r["history_missing"] is None, r  # Hyperliquid's history is recorded
+    # the clock: the live start is the wall time the demo started (floored to the minute)
+    assert demo.started_ms - MINUTE_MS <= live <= int(pointer["live_wall_ms"])
+    assert int(pointer["live_wall_ms"]) - live < 5 * MINUTE_MS
+    # ages on the demo's simulated clock: since live start it runs at SPEED
+    wall_since_live = (time.time_ns() // 1_000_000 - int(pointer["live_wall_ms"])) / 1000
+    assert live <= status["now_ms"] <= live + (wall_since_live + 5) * SPEED * 1000
+    ages = [r["last_message_age_ms"] for r in status["streams"] if r["last_message_age_ms"]]
+    assert ages and max(ages) < 10 * MINUTE_MS, ages
+
+
+def test_open_interest_is_continuous_across_the_live_start(demo: Demo) -> None:
+    """No seeded first-step OI at the live edge: each venue's OI is recorded up to the live
+    start and its first live value differs from the last recorded one by no more than the
+    market's own moves in the hour before."""
+    pointer = wait_for("the demo's pointer file", demo.pointer, demo, 60)
+    live, db = int(pointer["live_start_ms"]), Path(pointer["db"])
+
+    def both_sides() -> dict[tuple[str, str], tuple[list[Any], list[Any]]] | None:
+        out = {}
+        with open_store(db, readonly=True) as store:
+            for venue, symbol in store.markets(("open_interest",)):
+                rows = store.open_interest(venue, symbol, live - 60 * MINUTE_MS, 2**62)
+                after = [r for r in rows if r.ts > live]
+                if not after:
+                    return None
+                out[(venue, symbol)] = ([r for r in rows if r.ts <= live], after)
+        return out if {v for v, _ in out} == VENUES else None
+
+    sides = wait_for("live OI on every venue", both_sides, demo, 90)
+    for key, (before, after) in sorted(sides.items()):
+        assert before, f"{key}: no open interest before the live start"
+        assert live - before[-1].ts <= OI_PERIOD_MS, (key, live - before[-1].ts)
+        moves = [abs(b.oi_base / a.oi_base - 1) for a, b in itertools.pairwise(before)]
+        jump = abs(after[0].oi_base / before[-1].oi_base - 1)
+        assert jump <= 2 * max(moves, default=0.0) + 0.005, (key, jump, max(moves, default=0))
+
+
+def test_no_band_appears_at_the_live_edge(demo: Demo) -> None:
+    """The aggregate heatmap's column at the live start is no brighter than the columns
+    before it by more than the market's drift: no venue joins there with seeded positions."""
+    pointer = wait_for("the demo's pointer file", demo.pointer, demo, 60)
+    live = int(pointer["live_start_ms"])
+    for symbol in sorted(SYMBOLS):
+
+        def heat(symbol: str = symbol) -> tuple[list[int], Any, int] | None:
+            r = httpx.get(
+                f"{demo.url}/api/heatmap",
+                params={"symbol": symbol, "venues": "all", "range": "12h", "width": 72},
+                timeout=60,
+            ).json()
+            ts = [int(t) for t in r["ts"]]
+            if len(ts) < 5 or ts[-1] <= live:  # a column after the edge's
+                return None
+            return ts, np.asarray(r["z"], dtype=float), int(r["column_ms"])
+
+        ts, z, col_ms = wait_for(f"{symbol} heatmap past the live start", heat, demo, 60)
+        totals = np.nansum(z, axis=1 if z.shape[0] == len(ts) else 0)
+        assert totals.size == len(ts)
+        edge = int(np.searchsorted(ts, live, "right")) - 1
+        assert edge >= 3 and ts[edge] <= live < ts[edge] + col_ms, (edge, ts, live)
+        before = float(totals[edge - 3 : edge].max())
+        assert totals[edge] <= 1.08 * before, (symbol, totals[edge - 3 : edge + 2].tolist())
 
 
 def test_sigterm_stops_the_demo_cleanly(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from liqscope.ingest.config import CollectorConfig, CollectorStats
 from liqscope.ingest.history import History, Polled
 from liqscope.ingest.rest_worker import RestWorker
 from liqscope.ingest.writer import Item, Route, Writer
+from liqscope.store.base import LiquidationQuery
 from liqscope.store.sqlite import SqliteStore
 from liqscope.venues.base import Frame, RestClient, VenueBanned
 from liqscope.venues.registry import adapter
@@ -157,8 +158,7 @@ class _Adapter:
 def _writer(store: Any, **cfg: Any) -> Writer:
     config = CollectorConfig(batch_max_ms=50, **cfg)
     stats = CollectorStats()
-    history = History(store, ManualClock(T0), config, stats, {})
-    return Writer(store, ManualClock(T0), config, stats, history)
+    return Writer(History(store, ManualClock(T0), config, stats, {}))
 
 
 def _items(frames: list[str]) -> list[Item]:
@@ -182,7 +182,7 @@ def test_one_bad_event_in_a_batch_costs_nothing_else(tmp_path: Path) -> None:
     frames = [f"ok:{T0 + i}" for i in range(9)] + [f"inf:{T0 + 9}"]
     frames += [f"ok:{T0 + 100 + i}" for i in range(5)]
     asyncio.run(_feed(writer, _items(frames)))
-    stored = store.liquidations(["binance"], None, 0, 2**62)
+    stored = store.liquidations(LiquidationQuery(["binance"]))
     assert len(stored) == 14 and all(r.price == 100.0 for r in stored)
     assert writer.stats.bad_values == 1
     assert store.counts()["frames"] == 15  # the refused frame is journaled too
@@ -221,7 +221,7 @@ def test_a_failing_store_is_retried_until_it_recovers(tmp_path: Path) -> None:
         w.cancel()
 
     asyncio.run(main())
-    assert len(inner.liquidations(["binance"], None, 0, 2**62)) == 5
+    assert len(inner.liquidations(LiquidationQuery(["binance"]))) == 5
     assert writer.stats.store_errors >= 1  # the batch was retried
     assert "disk is full" in " ".join(s for s in seen if s)  # shown while failing
     assert writer.stats.store_failing is None  # and cleared once it recovered

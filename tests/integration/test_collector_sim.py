@@ -31,6 +31,7 @@ from liqscope.sim.exchange.history import ChunkSource
 from liqscope.sim.exchange.runner import SimExchanges
 from liqscope.sim.exchange.server import Fault, FaultKind, ServerOptions
 from liqscope.sim.trace import TraceChunk
+from liqscope.store.base import LiquidationQuery
 from liqscope.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
@@ -138,7 +139,7 @@ def fast_config(**kw: object) -> CollectorConfig:
 
 
 def stored_keys(store: SqliteStore, venue: str) -> list[tuple[str, int, int]]:
-    return [(r.symbol, r.ts, int(r.side)) for r in store.liquidations([venue], None, 0, 2**62)]
+    return [(r.symbol, r.ts, int(r.side)) for r in store.liquidations(LiquidationQuery([venue]))]
 
 
 def sent_keys(sims: SimExchanges, venue: str) -> list[tuple[str, int, int]]:
@@ -371,7 +372,7 @@ def _count(db: Path) -> int:
     except Exception:
         return 0
     try:
-        return len(ro.liquidations(["binance"], None, 0, 2**62))
+        return len(ro.liquidations(LiquidationQuery(["binance"])))
     finally:
         ro.close()
 

@@ -21,7 +21,7 @@ import pytest
 
 from liqscope.sim.exchange.runner import SimExchanges
 from liqscope.sim.exchange.server import Fault, FaultKind
-from liqscope.store.base import Gap
+from liqscope.store.base import Gap, LiquidationQuery
 from liqscope.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def _liquidations(db: Path) -> int:
     except Exception:
         return 0
     try:
-        return len(ro.liquidations(list(VENUES), None, 0, 2**62))
+        return len(ro.liquidations(LiquidationQuery(list(VENUES))))
     except Exception:
         return 0
     finally:
@@ -130,7 +130,7 @@ def test_kill_9_soak_against_a_faulty_simulator(tmp_path: Path) -> None:
     down = [g for g in store.gaps() if g.reason == "collector down"]
     assert len({g.start_ms for g in down}) >= KILLS  # every kill became a recorded gap
     for v in VENUES:
-        stored = [(r.symbol, r.ts, int(r.side)) for r in store.liquidations([v], None, 0, 2**62)]
+        stored = [(r.symbol, r.ts, int(r.side)) for r in store.liquidations(LiquidationQuery([v]))]
         assert len(stored) == len(set(stored)), v  # stored once
         keys = {(e.symbol, e.ts_ms, e.side) for e in sent[v]}
         assert set(stored) <= keys, v  # nothing invented

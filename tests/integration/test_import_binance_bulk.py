@@ -11,6 +11,7 @@ import pytest
 from liqscope.domain.errors import InputError
 from liqscope.domain.types import Side
 from liqscope.ingest.importers import detect_format, import_file
+from liqscope.store.base import LiquidationQuery
 from liqscope.store.sqlite import SqliteStore
 
 T0 = 1_722_816_000_000  # 2024-08-05 00:00 UTC
@@ -119,7 +120,7 @@ def test_liquidation_snapshot_dedupes_doubled_rows(store: SqliteStore, tmp_path:
     lines = [LIQ_HEADER] + [r for r in rows for _ in range(2)]  # every row twice
     r = import_file(store, write_zip(tmp_path, "BTCUSDT-liquidationSnapshot-2024-03-01.zip", lines))
     assert (r.parsed, r.new.liquidations, r.duplicates) == (4, 2, 2)
-    a, b = store.liquidations(["binance"], "BTCUSDT", 0, 2**62)
+    a, b = store.liquidations(LiquidationQuery(["binance"], "BTCUSDT"))
     assert a.side is Side.LONG and a.price == 59100.5 and a.notional_usd == pytest.approx(29550.25)
     assert b.side is Side.SHORT and b.sampled
 

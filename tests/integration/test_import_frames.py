@@ -9,6 +9,7 @@ import pytest
 
 from liqscope.domain.errors import InputError
 from liqscope.ingest.importers import import_file
+from liqscope.store.base import LiquidationQuery
 from liqscope.store.sqlite import SqliteStore
 
 REAL = "binance-forceorder-2025-01-26--02-06.jsonl"
@@ -32,7 +33,7 @@ def test_real_recording_imports_once(store: SqliteStore, real_data: Path) -> Non
     assert r.parsed == 3510
     assert r.new.liquidations == distinct == 1837
     assert r.duplicates == 3510 - 1837
-    liqs = store.liquidations(["binance"], None, 0, 2**62)
+    liqs = store.liquidations(LiquidationQuery(["binance"]))
     assert len(liqs) == 1837 and all(x.sampled for x in liqs)
     first = orjson.loads(lines[0])["data"]["o"]
     assert (liqs[0].symbol, liqs[0].ts) == (first["s"], first["T"])
@@ -77,4 +78,4 @@ def test_frame_with_an_absurd_value_names_line_and_field(
     with pytest.raises(InputError, match=rf"{path.name}:2: .*price") as err:
         import_file(store, path)
     assert "\n" not in str(err.value)
-    assert store.liquidations(["binance"], None, 0, 2**62) == []
+    assert store.liquidations(LiquidationQuery(["binance"])) == []

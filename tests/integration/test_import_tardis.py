@@ -10,6 +10,7 @@ import pytest
 from liqscope.domain.errors import InputError
 from liqscope.domain.types import Side
 from liqscope.ingest.importers import detect_format, import_file
+from liqscope.store.base import LiquidationQuery
 from liqscope.store.sqlite import SqliteStore
 
 US = 1_722_816_000_000_000  # 2024-08-05 00:00 UTC in µs
@@ -46,11 +47,11 @@ def test_okx_liquidations_in_contracts(store: SqliteStore, tmp_path: Path) -> No
     assert detect_format(path) == "tardis"
     r = import_file(store, path)
     assert r.kind == "liquidations" and r.new.liquidations == 3
-    a, b = store.liquidations(["okx"], "BTC-USDT-SWAP", 0, 2**62)
+    a, b = store.liquidations(LiquidationQuery(["okx"], "BTC-USDT-SWAP"))
     assert a.ts == 1_722_816_000_001 and a.side is Side.SHORT  # buy order = short liquidated
     assert a.qty == pytest.approx(2.5) and a.notional_usd == pytest.approx(150_000)
     assert b.side is Side.LONG and b.qty == pytest.approx(0.1)
-    (inv,) = store.liquidations(["okx"], "BTC-USD-SWAP", 0, 2**62)
+    (inv,) = store.liquidations(LiquidationQuery(["okx"], "BTC-USD-SWAP"))
     assert inv.notional_usd == pytest.approx(3000) and inv.qty == pytest.approx(0.06)
     assert import_file(store, path).new.total == 0
 
@@ -132,5 +133,5 @@ def test_absurd_values_exit_2_naming_file_line_and_field(
     assert len(errors) == 1, res.stderr
     assert f"{path}:3:" in errors[0] and field in errors[0], errors[0]
     s = SqliteStore(db)
-    assert s.liquidations(["bybit"], None, 0, 2**62) == []  # nothing of the file stored
+    assert s.liquidations(LiquidationQuery(["bybit"])) == []  # nothing of the file stored
     s.close()

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from liqscope.store import open_store
+from liqscope.store.base import LiquidationQuery
 from pg_server import server_or_skip
 
 LIQSCOPE = str(Path(sys.executable).parent / "liqscope")
@@ -73,7 +74,7 @@ def _get(base: str, path: str, **params: Any) -> dict[str, Any]:
 def test_collect_then_serve_from_postgresql(collected: str, tmp_path: Path) -> None:
     with open_store(collected, readonly=True) as st:
         assert ("binance", "BTCUSDT") in st.markets(("candles",))
-        liqs = st.liquidations(["binance"], "BTCUSDT", 0, 2**62)
+        liqs = st.liquidations(LiquidationQuery(["binance"], "BTCUSDT"))
     assert liqs, "the cascade (6 h after the simulation starts) liquidates"
     port = _free_port()
     serve = subprocess.Popen(

@@ -255,6 +255,33 @@ def test_static_ui_and_plotly_served() -> None:
     assert get("/static/style.css").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/", "liquidation heatmap"),
+        ("/static/index.html", "liquidation heatmap"),
+        ("/static/overview.html", "markets overview"),
+        ("/static/scorecard.html", "accuracy scorecard"),
+    ],
+)
+def test_pages_are_served_whole_with_the_shared_head(path: str, title: str) -> None:
+    text = get(path).text
+    assert text.startswith('<!doctype html>\n<html lang="en">\n<head>\n')
+    assert f"<title>liqscope — {title}</title>" in text and "head.html" not in text
+    head = text[: text.index("</head>")]
+    assert head.count('href="/static/style.css"') == 1 and head.count("/static/palette.js") == 1
+    assert text.count("<head>") == 1 and text.count("</head>") == 1
+
+
+def test_query_endpoints_are_described_and_tagged() -> None:
+    paths = ok("/openapi.json")["paths"]
+    bars = paths["/api/liquidations/bars"]["get"]
+    assert bars["tags"] == ["realized"] and bars["description"].startswith("Realized liquid")
+    assert {q["name"] for q in bars["parameters"]} >= {"symbol", "venues", "range", "interval"}
+    assert paths["/api/check"]["get"]["tags"] == ["signals"]
+    assert "verdict" in paths["/api/check"]["get"]["description"]
+
+
 def test_too_fine_an_interval_is_coarsened_with_a_note() -> None:
     """A window needing more bars than the limit gets the finest interval that fits."""
     b = ok("/api/liquidations/bars", symbol="BTCUSDT", range="1y", interval="1m")

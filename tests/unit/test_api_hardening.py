@@ -316,3 +316,30 @@ def test_a_slow_client_gets_a_gap_and_memory_stays_bounded() -> None:
     items = [c.queue.get_nowait() for _ in range(c.queue.qsize())]
     gaps = [json.loads(b) for b in items if b"gap" in b]
     assert gaps and gaps[0]["dropped"] > 0 and "refetch" in gaps[0]["message"]
+
+
+def test_a_sender_cancelled_as_its_send_completes_stops() -> None:
+    """A client's sender that is cancelled (its connection ended) just as a send completes
+    ends, instead of waiting on its queue for ever (which held a server's shutdown)."""
+    from liqscope.api.live import Client
+
+    hub = APP.state.hub
+    senders: list[asyncio.Task[None]] = []
+
+    class Socket:  # the cancel lands while the send is completing
+        async def send_text(self, text: str) -> None:
+            if text != "hello":
+                senders[0].cancel()
+
+        async def close(self) -> None:
+            pass
+
+    async def go() -> bool:
+        c = Client(ws=Socket())  # type: ignore[arg-type]  # the two calls the sender makes
+        c.offer(b"{}")
+        senders.append(asyncio.create_task(hub._sender(c, b"hello")))
+        done, _ = await asyncio.wait(senders, timeout=5)
+        senders[0].cancel()
+        return senders[0] in done and senders[0].cancelled()
+
+    assert asyncio.run(go())

@@ -122,6 +122,7 @@ def test_heatmap_columns_extended_from_state_equal_a_from_scratch_run() -> None:
     ctx.latest.wait_s, ctx.latest.min_interval_s, ctx.latest.cost_factor = 5.0, 0.0, 0.0
     p = HeatmapParams.model_validate(HEATMAP)
     first = heatmap_body(ctx, p).raw
+    columns = ctx.screen.reduced  # every column of the first run, reduced to the screen
     end = START_MS + MINUTES * MIN
     st = ctx.source.model_steps("binance", "BTCUSDT", START_MS, end, MIN)
     mid = float(np.median(st.close))
@@ -136,11 +137,12 @@ def test_heatmap_columns_extended_from_state_equal_a_from_scratch_run() -> None:
     wait_version(ctx, ["binance"])
     while ctx.source.data_range(["binance"], "BTCUSDT")[1] < end + 23 * MIN:
         time.sleep(0.05)
-    while ctx.source.status()[0].last_ts < end + 23 * MIN:  # provenance (cached 250 ms)
+    while ctx.source.status()[0].last_ts < end + 23 * MIN:  # provenance (status cached 1 s)
         time.sleep(0.05)
     body = heatmap_body(ctx, p).raw
     assert body != first
     assert (ctx.columns.full_runs, ctx.columns.extended) == (1, 1)
+    assert 0 < ctx.screen.reduced - columns < columns / 10  # the kept screen columns reused
     fresh = fresh_ctx(app)
     assert body == heatmap_body(fresh, p).raw
     assert (fresh.columns.full_runs, fresh.columns.extended) == (1, 0)
@@ -162,7 +164,7 @@ def test_a_venue_whose_steps_start_in_the_open_column_is_estimated() -> None:
     new = window(venue_steps("bybit", 2), cut, int(old.ts[-1]) + 1)
     assert new is not None and len(new) >= 2
     runs = ColumnRuns()
-    got = runs.estimate("view", {"binance": old, "bybit": new}, cfg, {})
+    got = runs.run("view", {"binance": old, "bybit": new}, cfg, {}).estimate
     want = estimate_market([old, new], cfg)
     assert got.used == ("binance", "bybit")
     np.testing.assert_array_equal(got.heatmap.snapshots, want.heatmap.snapshots)

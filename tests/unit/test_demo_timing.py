@@ -1,12 +1,15 @@
 """Issue 13: the demo's story happens live: the cascade's flush a few minutes after live
-collection starts, whatever ``--days``, on BTC, ETH and SOL across the four venues."""
+collection starts, whatever ``--days``, on BTC, ETH and SOL across the four venues.
+Issue 11: the demo's clock is anchored to wall time, the market deterministic relative to it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from liqscope.cli.options import demo_now_ms
 from liqscope.demo import DEMO_COINS, DemoPlan, HeldWall, demo_markets
 from liqscope.domain.clock import ManualClock
 from liqscope.domain.errors import InputError
@@ -47,12 +50,14 @@ def test_scenarios_without_an_event_are_unchanged() -> None:
 
 def test_demo_markets_run_three_coins_on_four_venues_with_the_flush_live() -> None:
     plan = DemoPlan("cascade", 1, 10.0, 2.0, Path("unused.sqlite"), flush_in_min=5)
-    markets = demo_markets(plan)
+    live_ms = 1_796_000_040_000
+    markets = demo_markets(plan, live_ms)
     by_coin: dict[str, set[str]] = {}
     for (venue, native), m in markets.items():
         by_coin.setdefault(market_of(venue, native), set()).add(venue)
         live_s = 2 * DAY_MS // 1000
         assert flush_start_s(m.config.regimes) == live_s + 5 * 60, (venue, native)
+        assert m.config.start_ms == m.now_ms == live_ms - 2 * DAY_MS, (venue, native)
     assert by_coin["BTCUSDT"] == by_coin["ETHUSDT"] == {"binance", "bybit", "okx", "hyperliquid"}
     assert by_coin["SOLUSDT"] == {"binance", "bybit", "hyperliquid"}  # no OKX SOL table
     prices = {
@@ -78,6 +83,37 @@ def test_simulated_time_waits_for_live_collection() -> None:
     held.release()  # a second release changes nothing
     wall.advance(1_000)
     assert clock.now_ms() == 5 * DAY_MS + 2 * MINUTE_MS
+
+
+def test_the_market_is_the_same_relative_to_the_live_start() -> None:
+    """Same seed, another anchor: every series is the same, shifted by the anchors' distance."""
+    plan = DemoPlan("cascade", 1, 10.0, 0.01, Path("unused.sqlite"), flush_in_min=5)
+    chunks = []
+    for live in (1_796_000_040_000, 1_796_000_040_000 + 37 * MINUTE_MS + 13_000):
+        market = demo_markets(plan, live)[("hyperliquid", "BTC")]
+        chunks.append((market.advance(live + 10 * MINUTE_MS), live))
+    (a, live_a), (b, live_b) = chunks
+    assert a.trade_ts.size > 0
+    np.testing.assert_array_equal(a.trade_ts - live_a, b.trade_ts - live_b)
+    np.testing.assert_array_equal(a.sec_ts - live_a, b.sec_ts - live_b)
+    for column in ("trade_px", "trade_qty", "mark_px", "oi_base", "funding_rate", "liq_qty"):
+        got, want = getattr(a, column), getattr(b, column)
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=column)  # float rounding
+
+
+def test_status_reads_a_running_demo_on_its_simulated_clock() -> None:
+    """The pointer's clock: the live start at the wall time of the release, then ``speed``."""
+    wall = ManualClock(1_000_000)
+    held = HeldWall(wall)
+    assert held.released_ms is None
+    wall.advance(30_000)  # building history
+    held.release()
+    assert held.released_ms == 1_030_000
+    record = {"live_start_ms": 5 * DAY_MS, "live_wall_ms": held.released_ms, "speed": 10.0}
+    clock = ReplayClock(5 * DAY_MS, 10.0, wall=held)
+    wall.advance(12_345)
+    assert demo_now_ms(record, wall.now_ms()) == clock.now_ms() == 5 * DAY_MS + 123_450
+    assert demo_now_ms({"live_start_ms": 1}, wall.now_ms()) is None  # an older pointer
 
 
 def test_the_plan_refuses_a_negative_lead() -> None:

@@ -158,3 +158,33 @@ def test_absurd_values_are_refused_naming_the_field(
     with pytest.raises(MalformedFrame, match=field) as err:
         adapter(venue).parse(text)
     assert isinstance(err.value, BadValue) or "non-positive" in str(err.value)
+
+
+def _future_frames(ts: int) -> dict[str, str]:
+    """One liquidation frame per venue with a liquidation feed, stamped ``ts``."""
+    return {
+        "binance": json.dumps({"e": "forceOrder", "E": ts, "o": {
+            "s": "BTCUSDT", "S": "SELL", "o": "LIMIT", "f": "IOC", "q": "0.014", "p": "99100",
+            "ap": "99100", "X": "FILLED", "l": "0.014", "z": "0.014", "T": ts}}),
+        "bybit": json.dumps({"topic": "allLiquidation.BTCUSDT", "type": "snapshot", "ts": ts,
+            "data": [{"T": ts, "s": "BTCUSDT", "S": "Sell", "v": "0.003", "p": "99100"}]}),
+        "okx": json.dumps({"arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+            "data": [{"instId": "BTC-USDT-SWAP", "instType": "SWAP", "details": [{
+                "bkPx": "99100", "posSide": "short", "side": "buy", "sz": "1",
+                "ts": str(ts)}]}]}),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["binance", "bybit", "okx"])
+def test_frame_times_are_checked_against_the_adapters_clock(name: str) -> None:
+    """A simulated clock days ahead of the machine (the demo at 10x) keeps its frames: the
+    'more than a day ahead' bound is taken from the adapter's clock, not the system's."""
+    from liqscope.domain.clock import SYSTEM_CLOCK, ManualClock
+    from liqscope.venues.base import BadValue
+
+    ahead = SYSTEM_CLOCK.now_ms() + 3 * interval_ms("1d")
+    frame = _future_frames(ahead)[name]
+    (event,) = adapter(name, clock=ManualClock(ahead)).parse(frame)
+    assert event.ts == ahead
+    with pytest.raises(BadValue):
+        adapter(name).parse(frame)  # on the system clock it is three days ahead

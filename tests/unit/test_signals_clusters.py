@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from liqscope.domain.errors import InputError
-from liqscope.signals.cascade import cascade_read
+from liqscope.signals.cascade import CascadeRead, cascade_read
 from liqscope.signals.clusters import (
     LevelMap,
     bands,
@@ -20,6 +20,7 @@ from liqscope.signals.levels import crossed, realized_levels
 from liqscope.signals.momentum import momentum_read
 from liqscope.signals.proximity import proximity
 from liqscope.signals.spikes import SpikeTracker, spike_scores
+from liqscope.signals.window import realized_window
 
 ORIGIN, STEP, N = 90_000.0, 100.0, 200  # 90k .. 110k
 
@@ -105,21 +106,41 @@ def test_spikes_need_a_jump_not_just_a_level() -> None:
     assert scores[80] == pytest.approx(sc[80])
 
 
+def test_a_realized_window_reads_both_sides_against_their_baseline() -> None:
+    ll = np.r_[np.full(20, 10.0), np.nan, np.full(4, 500.0)]
+    ls = np.r_[np.full(20, 0.5), np.zeros(5)]
+    close = np.r_[np.full(20, 100.0), np.linspace(99.0, 95.0, 5)]
+    win = realized_window(ll, ls, close, window=5, baseline=10)
+    assert win is not None and win.full
+    assert win.move_pct == pytest.approx(-5.0)  # from the close 5 steps back (100) to 95
+    assert win.long.usd == 2_000.0 and win.long.baseline_usd == 50.0  # NaN counts as 0
+    assert win.long.ratio == 40.0
+    assert win.short.usd == 0.0 and win.short.baseline_usd == 5.0  # floor: $1 per step
+    short = realized_window(ll[-4:], ls[-4:], close[-4:], window=5, baseline=10)
+    assert short is not None and not short.full and short.long.baseline_usd == 5.0
+    assert realized_window(ll[-1:], ls[-1:], close[-1:], window=5, baseline=10) is None
+    assert cascade_read(None) == [] and momentum_read(None).label == "flat"
+
+
+def _cascade(ll: np.ndarray, ls: np.ndarray, close: np.ndarray) -> list[CascadeRead]:
+    return cascade_read(realized_window(ll, ls, close, window=5, baseline=240))
+
+
 def test_cascade_needs_burst_and_move() -> None:
     n = 300
     ll = np.full(n, 1_000.0)
     ls = np.full(n, 1_000.0)
     close = np.full(n, 100.0)
-    assert not any(r.active for r in cascade_read(ll, ls, close))
+    assert not any(r.active for r in _cascade(ll, ls, close))
     ll[-5:] = 200_000.0
-    assert not any(r.active for r in cascade_read(ll, ls, close))  # no price move
+    assert not any(r.active for r in _cascade(ll, ls, close))  # no price move
     close[-5:] = np.linspace(99.5, 98.0, 5)
-    reads = {r.side: r for r in cascade_read(ll, ls, close)}
+    reads = {r.side: r for r in _cascade(ll, ls, close)}
     assert reads["long"].active and not reads["short"].active
     assert reads["long"].ratio == pytest.approx(200.0)
     close2 = close.copy()
     close2[-5:] = np.linspace(100.5, 102.0, 5)  # wrong direction for longs
-    assert not any(r.active for r in cascade_read(ll, ls, close2))
+    assert not any(r.active for r in _cascade(ll, ls, close2))
 
 
 def test_momentum_reads() -> None:
@@ -128,17 +149,19 @@ def test_momentum_reads() -> None:
     ls = np.full(n, 1_000.0)
     close = np.r_[np.full(140, 100.0), np.linspace(100, 97, 60)]
     ll[-60:] = 100.0
-    r = momentum_read(ll, ls, close, window=60, baseline=100)
+
+    def read(close: np.ndarray, baseline: int = 100) -> str:
+        win = realized_window(ll, ls, close, window=60, baseline=baseline)
+        return momentum_read(win).label
+
+    r = momentum_read(realized_window(ll, ls, close, window=60, baseline=100))
     assert r.label == "falling_without_long_liquidations" and r.unforced
     ll[-60:] = 50_000.0
-    r = momentum_read(ll, ls, close, window=60, baseline=100)
-    assert r.label == "falling_with_long_liquidations"
+    assert read(close) == "falling_with_long_liquidations"
     up = np.r_[np.full(140, 100.0), np.linspace(100, 103, 60)]
     ls[-60:] = 100.0
-    assert momentum_read(ll, ls, up, window=60, baseline=100).label == (
-        "rising_without_short_liquidations"
-    )
-    assert momentum_read(ll, ls, np.full(n, 100.0), window=60).label == "flat"
+    assert read(up) == "rising_without_short_liquidations"
+    assert read(np.full(n, 100.0), baseline=1440) == "flat"
 
 
 def test_support_resistance_from_realized_clusters() -> None:
@@ -188,6 +211,6 @@ def test_a_map_of_a_heatmap_reads_the_presets_display_tiers() -> None:
         column_close=np.array([100_000.0]), display_leverages=(25.0, 100.0),
     )  # fmt: skip
     m = LevelMap.from_heatmap(hm)
-    assert m.leverages == (25.0, 100.0) and m.long_total[10] == pytest.approx(6.0)
+    assert m.leverages == (25.0, 100.0) and m.long[:, 10].sum() == pytest.approx(6.0)
     every = LevelMap.from_heatmap(hm, tiers=(5.0, 25.0, 100.0))
-    assert every.long_total[10] == pytest.approx(7.0) and m.ts == 60_000
+    assert every.long[:, 10].sum() == pytest.approx(7.0) and m.ts == 60_000

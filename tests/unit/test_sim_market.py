@@ -9,7 +9,8 @@ from dataclasses import fields, replace
 import numpy as np
 import pytest
 
-from liqscope.sim.market import EXIT_LIQ, Market, Positions, SimConfig
+from liqscope.sim.config import EXIT_LIQ
+from liqscope.sim.market import Market, Positions, SimConfig
 from liqscope.sim.scenarios import scenario
 from liqscope.sim.trace import TraceChunk
 from liqscope.sim.truth import positions_at, recompute_liquidation_prices

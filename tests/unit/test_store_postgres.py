@@ -15,6 +15,7 @@ from liqscope.domain.errors import InputError, StoreError
 from liqscope.domain.events import Liquidation
 from liqscope.domain.types import PriceKind, Side
 from liqscope.store import open_store
+from liqscope.store.base import LiquidationQuery
 from liqscope.store.schema import SCHEMA_VERSION
 from liqscope.store.sqlite import SqliteStore
 
@@ -148,7 +149,7 @@ def test_two_writers_of_one_venue_store_each_event_once(fresh_pg: str) -> None:
             p.join(60)
         followed += [q for q, _ in reader.liquidations_after(followed[-1] if followed else 0)]
         news = [out.get(timeout=10), out.get(timeout=10)]
-        stored = reader.liquidations([], None, 0, 2**62)
+        stored = reader.liquidations(LiquidationQuery())
     assert all(p.exitcode == 0 for p in procs)
     assert sum(news) == 4_000 == len(stored) == len(set(stored))
     assert {r.ts - T0 for r in stored} == set(range(4_000))
@@ -204,7 +205,7 @@ def test_event_tables_are_partitioned_by_month_and_retention_drops_months(
         assert _partitions(st, "open_interest") == ["open_interest_m202409"]
         # another handle writing the same months creates nothing and stores nothing twice
         assert other.write_liquidations(spread[::-1]) == 0
-        assert len(st.liquidations([], None, 0, 2**62)) == 30
+        assert len(st.liquidations(LiquidationQuery())) == 30
         assert [q for q, _ in st.liquidations_after(0)] == list(range(1, 31))
         # retention: August and September go whole (dropped), October partly
         cutoff_days = 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from liqscope.domain.clock import ManualClock
-from liqscope.store.base import AlertRecord, SnapshotRecord, Store
+from liqscope.store.base import AlertQuery, AlertRecord, SnapshotRecord, Store
 from liqscope.store.schema import MIGRATIONS, SCHEMA_VERSION
 from liqscope.store.sqlite import SqliteStore
 
@@ -39,16 +39,17 @@ def snap(ts: int, preset: str = "all", scale: float = 1.0) -> SnapshotRecord:
 def test_alerts_round_trip_newest_first_with_filters(any_store: Store) -> None:
     ids = [any_store.write_alert(alert(T0 + i * MIN, "r1" if i % 2 else "r2")) for i in range(5)]
     assert len(set(ids)) == 5 and all(i > 0 for i in ids)
-    got = any_store.alerts(limit=10)
+    got = any_store.alerts(AlertQuery(limit=10))
     assert [a.ts for a in got] == [T0 + i * MIN for i in range(4, -1, -1)]
     first = got[-1]
     assert first.details == {"usd": 1.5e6} and first.message == f"near {T0}"
     assert first.id == ids[0] and first.fired_ms is not None and first.fired_ms > 0
-    assert [a.ts for a in any_store.alerts(limit=2)] == [T0 + 4 * MIN, T0 + 3 * MIN]
-    assert {a.rule_id for a in any_store.alerts(rule_id="r1")} == {"r1"}
-    assert len(any_store.alerts(rule_id="r1")) == 2
-    assert [a.ts for a in any_store.alerts(since_ms=T0 + 3 * MIN)] == [T0 + 4 * MIN, T0 + 3 * MIN]
-    assert any_store.alerts(symbol="ETHUSDT") == []
+    assert [a.ts for a in any_store.alerts(AlertQuery(limit=2))] == [T0 + 4 * MIN, T0 + 3 * MIN]
+    assert {a.rule_id for a in any_store.alerts(AlertQuery(rule_id="r1"))} == {"r1"}
+    assert len(any_store.alerts(AlertQuery(rule_id="r1"))) == 2
+    since = any_store.alerts(AlertQuery(since_ms=T0 + 3 * MIN))
+    assert [a.ts for a in since] == [T0 + 4 * MIN, T0 + 3 * MIN]
+    assert any_store.alerts(AlertQuery(symbol="ETHUSDT")) == []
 
 
 def test_alert_is_stamped_with_the_store_clock(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from liqscope.domain.errors import InputError
 from liqscope.domain.events import Candle, Liquidation, MarkPrice, OpenInterest, Trade
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.types import ContractType, PriceKind, Side
-from liqscope.store.base import Gap, RawFrame, Store
+from liqscope.store.base import Gap, LiquidationQuery, RawFrame, Store
 from liqscope.store.schema import SCHEMA_VERSION
 from liqscope.store.sqlite import SqliteStore
 
@@ -138,7 +138,7 @@ def _reader(path: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
     s = SqliteStore(path, readonly=True)
     seen = []
     for _ in range(40):
-        seen.append(len(s.liquidations(["binance"], "BTCUSDT", 0, 2**62)))
+        seen.append(len(s.liquidations(LiquidationQuery(["binance"], "BTCUSDT"))))
     s.close()
     queue.put(seen)
 
@@ -299,7 +299,7 @@ def test_v1_file_migrates_with_rows_intact(tmp_path: Path) -> None:
     _v1_file(path, old)
     with SqliteStore(path) as s:
         assert s.integrity_check() == ["ok"]
-        assert s.liquidations([], None, 0, 2**62) == sorted(old, key=lambda r: (r.ts, r.side))
+        assert s.liquidations(LiquidationQuery()) == sorted(old, key=lambda r: (r.ts, r.side))
         got = s.liquidations_after(0, 100)
         assert [q for q, _ in got] == [1, 2, 3, 4]
         assert [r.ts for _, r in got] == [T0, T0 + 1000, T0 + 1000, T0 + 5000]
@@ -383,9 +383,11 @@ def test_catalogue_queries(store: Store) -> None:
         store.max_ts("frames; DROP TABLE x", "a", "b")
     with pytest.raises(InputError):
         store.markets(("gaps",))
-    rows = store.liquidation_rows(["binance"], "BTCUSDT", 0, 2**63, limit=1, newest_first=True)
+    rows = store.liquidation_rows(
+        LiquidationQuery(["binance"], "BTCUSDT", 0, 2**63, limit=1, newest_first=True)
+    )
     assert rows == [(1, liq(T0 + 7))]
-    assert [q for q, _ in store.liquidation_rows([], None, 0, 2**62)] == [2, 1]
+    assert [q for q, _ in store.liquidation_rows(LiquidationQuery())] == [2, 1]
 
 
 def test_large_batches_of_every_table_round_trip(store: Store) -> None:

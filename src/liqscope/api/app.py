@@ -1,15 +1,21 @@
 """The FastAPI application: REST endpoints, the WebSocket push and the static web UI.
 
 ``create_app(settings)`` builds everything; ``liqscope serve`` runs it under uvicorn. Routes
-are thin: a typed parameter object (``api.params``) in, a view (``api.views.*``) out.
+are thin: a typed parameter object (``api.params``) in, a view (``api.views.*``) out; the
+plain JSON ones are one table (``views`` in ``create_app``). The pages of ``web/`` share one
+``<head>`` opening, ``web/head.html`` (:func:`render_page`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import importlib.util
+import inspect
+import string
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from inspect import Parameter, Signature
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +28,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from liqscope.api import overview, schemas
 from liqscope.api.context import Context
@@ -41,6 +48,15 @@ from liqscope.api.params import (
     PriceParams,
     ScoreParams,
 )
+from liqscope.api.schemas import (
+    AlertsResponse,
+    BarsResponse,
+    CellResponse,
+    FeedResponse,
+    LevelsResponse,
+    OIResponse,
+    PriceResponse,
+)
 from liqscope.api.security import TOKEN_COOKIE, Guard
 from liqscope.api.source import StoreSource
 from liqscope.api.views import catalogue, heatmap, measured, predict, realized, series
@@ -52,15 +68,20 @@ from liqscope.export.png import PALETTE_PATH
 
 __all__ = [
     "API_VERSION",
+    "PAGES",
     "WEB_DIR",
     "Settings",
     "create_app",
     "docs_assets_dir",
     "plotly_js_path",
+    "render_page",
 ]
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 API_VERSION = "1"
+PAGES = ("index.html", "overview.html", "scorecard.html")
+"""The pages of ``web/``; each opens with ``web/head.html`` (see :func:`render_page`)."""
+HEAD_MARK = "<!-- head.html: "
 PALETTE_JS_HEAD = b"/* web/palette.json, served by api/app.py */\nconst PALETTE = Object.freeze("
 PALETTE_JS_TAIL = b""");
 for (const [name, key] of [["--long", "long"], ["--short", "short"], ["--accent", "price"]])
@@ -84,6 +105,16 @@ class Settings:
     # called with the app on startup / shutdown (``liqscope serve --collect`` hooks in here)
     on_startup: list[Callable[[FastAPI], Any]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Any]] = field(default_factory=list)
+
+
+def render_page(name: str) -> str:
+    """``web/NAME`` as served: its first line, ``<!-- head.html: TITLE -->``, replaced by
+    ``web/head.html`` (the ``<head>`` opening the pages share) with that title."""
+    first, _, rest = (WEB_DIR / name).read_text("utf-8").partition("\n")
+    if not (first.startswith(HEAD_MARK) and first.endswith(" -->")):
+        raise ValueError(f"web/{name} does not start with {HEAD_MARK}TITLE -->")
+    head = string.Template((WEB_DIR / "head.html").read_text("utf-8"))
+    return head.substitute(title=html.escape(first[len(HEAD_MARK) : -4])) + rest
 
 
 def plotly_js_path() -> Path:
@@ -136,6 +167,34 @@ def _error(status: int, param: str | None, message: str) -> JSONResponse:
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.ErrorResponse} for code in (404, 422, 429)
 }
+
+
+def _query_route(
+    app: FastAPI,
+    ctx: Context,
+    tag: str,
+    path: str,
+    params: type[BaseModel],
+    body: Callable[[Context, Any], bytes],
+    model: Any,
+) -> None:
+    """``GET path``: the query string validated into ``params`` (a query-parameter model),
+    ``body(ctx, params)`` returned as JSON; the model's docstring describes the endpoint."""
+
+    def endpoint(p: Any) -> Response:
+        return json_response(body(ctx, p))
+
+    query = Parameter("p", Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[params, Query()])
+    # FastAPI reads the parameters from the signature: the query model is known at run time
+    endpoint.__signature__ = Signature([query], return_annotation=Response)  # type: ignore[attr-defined]
+    app.get(
+        path,
+        response_model=model,
+        responses=ERRORS,
+        tags=[tag],
+        name=path.removeprefix("/api/").replace("/", "_"),
+        description=inspect.getdoc(params),
+    )(endpoint)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -206,40 +265,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Estimated liquidation levels over time × price, reduced to width × height."""
         return cached_response(heatmap.heatmap_body(ctx, p), request)
 
-    @get("/api/heatmap/cell", schemas.CellResponse, "model")
-    def heatmap_cell(p: Annotated[CellParams, Query()]) -> Response:
-        """USD per tier and side inside one heatmap cell (the tooltip's breakdown)."""
-        return json_response(heatmap.heatmap_cell(ctx, p))
-
     @get("/api/map", schemas.MapResponse, "model")
     def liq_map(request: Request, p: Annotated[MapParams, Query()]) -> Response:
         """The current liquidation profile: tiers stacked, cumulative curves, max pain."""
         return cached_response(map_view.map_body(ctx, p), request)
-
-    @get("/api/liquidations/bars", schemas.BarsResponse, "realized")
-    def liquidation_bars(p: Annotated[BarsParams, Query()]) -> Response:
-        """Realized liquidations per interval, long and short USD, per venue."""
-        return json_response(realized.bars_body(ctx, p))
-
-    @get("/api/liquidations/levels", schemas.LevelsResponse, "realized")
-    def liquidation_levels(p: Annotated[LevelsParams, Query()]) -> Response:
-        """Realized liquidations by price level (where they clustered)."""
-        return json_response(realized.levels_body(ctx, p))
-
-    @get("/api/liquidations/feed", schemas.FeedResponse, "realized")
-    def liquidation_feed(p: Annotated[FeedParams, Query()]) -> Response:
-        """The latest realized liquidations, newest first."""
-        return json_response(realized.feed_body(ctx, p))
-
-    @get("/api/series/price", schemas.PriceResponse, "series")
-    def series_price(p: Annotated[PriceParams, Query()]) -> Response:
-        """OHLCV candles of one venue."""
-        return json_response(series.price_body(ctx, p))
-
-    @get("/api/series/oi", schemas.OIResponse, "series")
-    def series_oi(p: Annotated[OIParams, Query()]) -> Response:
-        """Open interest of one venue (one side, base units and USD)."""
-        return json_response(series.oi_body(ctx, p))
 
     @get("/api/instruments", schemas.InstrumentsResponse, "catalogue")
     def instruments() -> Response:
@@ -251,21 +280,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Health and provenance: feed completeness, last message age and gaps per market."""
         return json_response(catalogue.status_body(ctx, len(hub.clients)))
 
-    @get("/api/alerts", schemas.AlertsResponse, "signals")
-    def list_alerts(p: Annotated[AlertsParams, Query()]) -> Response:
-        """Fired alerts (newest first) with what triggered them."""
-        return json_response(signals.alerts(p.limit, p.symbol, p.rule))
+    def alerts(_: Context, p: AlertsParams) -> bytes:
+        return signals.alerts(p.limit, p.symbol, p.rule)
 
-    @get("/api/score", None, "signals")
-    def score(p: Annotated[ScoreParams, Query()]) -> Response:
-        """Share of realized liquidations in the predicted hot zones vs a matched baseline,
-        with bootstrap CIs and false positives, per preset (429 while another is computed)."""
-        return json_response(signals.score(p))
-
-    @get("/api/check", None, "signals")
-    def check(p: Annotated[CheckParams, Query()]) -> Response:
-        """Exact liquidation price, estimated liquidation mass around it and a verdict."""
-        return json_response(signals.check(p))
+    # tag: [(path, query model, body(ctx, query) -> JSON, response schema)]
+    views: dict[str, list[tuple[str, type[BaseModel], Callable[[Context, Any], bytes], Any]]] = {
+        "model": [("/api/heatmap/cell", CellParams, heatmap.heatmap_cell, CellResponse)],
+        "realized": [
+            ("/api/liquidations/bars", BarsParams, realized.bars_body, BarsResponse),
+            ("/api/liquidations/levels", LevelsParams, realized.levels_body, LevelsResponse),
+            ("/api/liquidations/feed", FeedParams, realized.feed_body, FeedResponse),
+        ],
+        "series": [
+            ("/api/series/price", PriceParams, series.price_body, PriceResponse),
+            ("/api/series/oi", OIParams, series.oi_body, OIResponse),
+        ],
+        "signals": [
+            ("/api/alerts", AlertsParams, alerts, AlertsResponse),
+            ("/api/score", ScoreParams, lambda _, p: signals.score(p), None),
+            ("/api/check", CheckParams, lambda _, p: signals.check(p), None),
+        ],
+    }
+    for tag, routes in views.items():
+        for path, params, body, model in routes:
+            _query_route(app, ctx, tag, path, params, body, model)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
@@ -286,17 +324,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
-    def page(name: str) -> Callable[[Request], FileResponse]:
-        def serve(request: Request) -> FileResponse:
-            response = FileResponse(WEB_DIR / name, headers={"Cache-Control": "no-cache"})
+    def page(name: str, token_cookie: bool) -> Callable[[Request], HTMLResponse]:
+        def serve(request: Request) -> HTMLResponse:
+            response = HTMLResponse(render_page(name), headers={"Cache-Control": "no-cache"})
             token = request.query_params.get("token")
-            if settings.token and token:  # the Guard has checked it
+            if token_cookie and settings.token and token:  # the Guard has checked it
                 response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
             return response
 
         return serve
 
-    app.get("/", include_in_schema=False)(page("index.html"))
+    app.get("/", include_in_schema=False)(page("index.html", token_cookie=True))
+    for name in PAGES:  # before the /static mount, which would serve them unassembled
+        app.get(f"/static/{name}", include_in_schema=False)(page(name, token_cookie=False))
     app.include_router(overview.router)
     app.include_router(measured.router)
     app.include_router(predict.router)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from liqscope.api.cache import Budget, Cache, Latest
-from liqscope.api.columns import ColumnRuns
+from liqscope.api.cache import Budget, Cache, Latest, bound_heap
+from liqscope.api.columns import ColumnRun, ColumnRuns, ScreenColumns
 from liqscope.api.encoding import Body
 from liqscope.api.errors import ApiError
 from liqscope.api.params import WindowSel
@@ -25,7 +25,6 @@ from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError
 from liqscope.domain.intervals import DAY_MS, HOUR_MS, INTERVALS, MINUTE_MS, RANGES, interval_ms
 from liqscope.domain.types import Venue
-from liqscope.model import MarketEstimate
 from liqscope.model.config import ModelConfig
 from liqscope.model.estimator import column_width_ms
 from liqscope.model.presets import PRESETS
@@ -54,6 +53,7 @@ WARMUP_CAP = 7 * DAY_MS
 CACHE_BYTES = 512 * 1024 * 1024  # bodies kept in memory at most
 MODEL_SLOTS = 2  # model runs at once
 MODEL_WAIT_S = 30.0  # how long a request waits for a model slot before 429
+BOUND_HEAP = True  # set glibc's heap bounds (api.cache.bound_heap) when a context is made
 MIN_MS, MAX_MS = 946_598_400_000, 9_999_999_999_999  # 1999-12-31 .. 2286 (13 digits)
 
 
@@ -150,11 +150,14 @@ class Context:
     ) -> None:
         self.source = source
         self.clock = clock
+        if BOUND_HEAP:
+            bound_heap()  # RSS stays at what the caches hold under a writer
         self.responses = Cache(cache_items, CACHE_BYTES)
         # a reader gets the held body at once while a view is refreshed (no waiting on it)
         self.latest: Latest[Body] = Latest(self.responses, wait_s=0.0)
         self.estimates = Cache(8)
         self.columns = ColumnRuns(max_items=4)  # runs kept at their last closed column
+        self.screen = ScreenColumns()  # heatmap columns reduced to the screen, per view
         self.tallies = Cache(64)  # realized bars per view, extended by new rows (views.realized)
         self.model_budget = Budget(MODEL_SLOTS, MODEL_WAIT_S)
         self.started_ms = clock.now_ms()
@@ -332,9 +335,9 @@ class Context:
         column_ms: int,
     ) -> ModelRun | None:
         """The estimate and the steps it was run on (one run per view and data version: a
-        new version replaces the old run, so memory holds one per view)."""
-        version = self.source.version(venues, market)
-        key = (tuple(venues), market, t0, t1, step, preset, column_ms)
+        new version or end ``t1`` replaces the old run, so memory holds one per view)."""
+        version = (self.source.version(venues, market), t1)
+        key = (tuple(venues), market, t0, step, preset, column_ms)
         cfg = replace(PRESETS[preset], column_ms=column_ms)
 
         def run() -> ModelRun | None:
@@ -349,20 +352,20 @@ class Context:
             if not steps:
                 return None
             view = (tuple(venues), market, step, preset, column_ms)  # one kept run per view
-            est = self.model_budget.run(
+            run = self.model_budget.run(
                 lambda: _estimate(self.columns, view, steps, cfg, skipped), "model run"
             )
-            return None if est is None else ModelRun(est, steps)
+            return None if run is None else ModelRun(run.estimate, run.plan, run.cut, steps)
 
         result: ModelRun | None = self.estimates.get_versioned(key, version, run)
         return result
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class ModelRun:
-    """A market estimate with the model input of each venue it used."""
+class ModelRun(ColumnRun):
+    """A market estimate (with its plan and open column, ``api.columns``) and the model
+    input of each venue it used."""
 
-    estimate: MarketEstimate
     steps: dict[str, ModelSteps]
 
 
@@ -372,8 +375,8 @@ def _estimate(
     steps: dict[str, ModelSteps],
     cfg: ModelConfig,
     skipped: dict[str, str],
-) -> MarketEstimate | None:
+) -> ColumnRun | None:
     try:
-        return columns.estimate(view, steps, cfg, skipped)
+        return columns.run(view, steps, cfg, skipped)
     except InputError:
         return None  # no venue's rules can price it

@@ -31,8 +31,8 @@ __all__ = [
     "dumps",
     "encode_bin",
     "json_response",
+    "reduce_buckets",
     "reduce_columns",
-    "reduce_rows",
     "round_significant",
 ]
 
@@ -45,6 +45,7 @@ T = TypeVar("T")
 PRICE_DIGITS = 10  # significant digits of the candle prices sent with a heatmap
 GZIP_MIN = 4096  # smaller bodies are sent as they are
 GZIP_LEVEL = 6  # once per cached body, never per request
+ZLIB_LEVEL = 4  # of the bin encoding: 4x faster than 6 on a 30-day heatmap, 0.6 % larger
 _JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -76,15 +77,19 @@ def dumps(obj: Any) -> bytes:
 # ---------------------------------------------------------------------------- reduction
 
 
-def reduce_rows(edges: F64, matrix: F64, max_rows: int) -> tuple[F64, F64]:
-    """Sum adjacent price buckets so there are at most ``max_rows``; edges merge accordingly."""
-    n = matrix.shape[0]
+def reduce_buckets(edges: F64, matrix: F64, max_rows: int) -> tuple[F64, F64]:
+    """Sum adjacent price buckets of ``matrix[column, bucket]`` so there are at most
+    ``max_rows``; edges merge accordingly. Element-wise adds only, so a column's sums do not
+    depend on which other columns are reduced with it (kept columns equal fresh ones)."""
+    n = matrix.shape[1]
     if n <= max_rows or n == 0:
         return edges, matrix
     factor = math.ceil(n / max_rows)
-    starts = np.arange(0, n, factor)
-    reduced = np.add.reduceat(matrix, starts, axis=0)
-    return np.append(edges[starts], edges[-1]), reduced
+    out = matrix[:, 0::factor].copy()
+    for i in range(1, factor):
+        part = matrix[:, i::factor]
+        out[:, : part.shape[1]] += part
+    return np.append(edges[::factor][: out.shape[1]], edges[-1]), out
 
 
 def reduce_columns(ts: I64, matrix: F64, max_cols: int) -> tuple[I64, F64, I64]:
@@ -137,7 +142,7 @@ def encode_bin(z: F64, z_long: F64 | None) -> dict[str, Any]:
     bits = (m / scale).astype("<f2").view("<u2")
     delta = np.diff(bits, axis=1, prepend=np.zeros((rows, 1), "<u2")).astype("<u2")
     out: dict[str, Any] = {
-        "z": base64.b64encode(zlib.compress(delta.tobytes(), 6)).decode("ascii"),
+        "z": base64.b64encode(zlib.compress(delta.tobytes(), ZLIB_LEVEL)).decode("ascii"),
         "z_long": None,
         "z_encoding": {
             "z": "f16-rowdelta-zlib-base64",
@@ -150,7 +155,7 @@ def encode_bin(z: F64, z_long: F64 | None) -> dict[str, Any]:
         lg = np.nan_to_num(np.asarray(z_long, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         share = np.divide(lg, m, out=np.zeros_like(m), where=m > 0)
         q = np.rint(np.clip(share, 0.0, 1.0) * 255).astype(np.uint8)
-        out["z_long"] = base64.b64encode(zlib.compress(q.tobytes(), 6)).decode("ascii")
+        out["z_long"] = base64.b64encode(zlib.compress(q.tobytes(), ZLIB_LEVEL)).decode("ascii")
         out["z_encoding"]["z_long"] = "u8-share-zlib-base64"
     return out
 

@@ -44,6 +44,8 @@ from liqscope.api.params import MapParams
 from liqscope.api.source import StoredLiquidation
 from liqscope.api.views.map import map_body
 from liqscope.api.views.realized import liquidation_json
+from liqscope.domain.aio import text_frames
+from liqscope.domain.records import Record
 
 __all__ = ["Client", "LiveHub", "Subscription"]
 
@@ -57,7 +59,7 @@ MAX_FRAME = 4096  # longest client frame read
 
 
 @dataclass
-class Subscription:
+class Subscription(Record):
     symbol: str | None = None  # market; None = every market
     venues: list[str] | None = None  # None = every venue
     min_usd: float = 0.0
@@ -73,12 +75,10 @@ class Subscription:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "venues": self.venues,
-            "min_usd": self.min_usd,
-            "preset": self.preset,
-        }
+        """What the ``subscribed`` reply states: every field but ``active``."""
+        out = self.to_dict()
+        del out["active"]
+        return out
 
 
 @dataclass(eq=False)
@@ -343,15 +343,8 @@ class LiveHub:
         hello = {"type": "hello", "last_id": self._last_id, "server_ms": self.ctx.clock.now_ms()}
         sender = asyncio.create_task(self._sender(client, orjson.dumps(hello)))
         try:
-            while True:
-                frame = await ws.receive()
-                if frame["type"] == "websocket.disconnect":
-                    break
-                text = frame.get("text")
-                if text is not None:  # binary frames are ignored
-                    await self._message(client, text)
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+            async for text in text_frames(ws.receive):  # binary frames are ignored
+                await self._message(client, text)
         finally:
             self.clients.discard(client)
             sender.cancel()
@@ -363,7 +356,10 @@ class LiveHub:
             await client.ws.send_text(hello.decode())
             while True:
                 payload = await client.queue.get()
-                await asyncio.wait_for(client.ws.send_text(payload.decode()), SEND_TIMEOUT_S)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands
+                # as the send completes, and this loop would then outlive its connection
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await client.ws.send_text(payload.decode())
         except (TimeoutError, WebSocketDisconnect, RuntimeError):
             self.clients.discard(client)
             with contextlib.suppress(Exception):

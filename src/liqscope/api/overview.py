@@ -23,6 +23,7 @@ from liqscope.api.params import WindowSel
 from liqscope.api.source import StoredLiquidation
 from liqscope.domain.intervals import HOUR_MS
 from liqscope.domain.types import Side
+from liqscope.store.base import LiquidationQuery
 
 router = APIRouter(tags=["realized"])
 
@@ -115,7 +116,9 @@ def overview(service: Context) -> dict[str, Any]:
         venues = sorted({m.venue for m in infos})
         window = service.resolve_window(WindowSel(range_="24h"), venues, market)
         end = window.end
-        liq = Liquidations(service.source.liquidations(venues, market, end - LONGEST, end))
+        liq = Liquidations(
+            service.source.liquidations(LiquidationQuery(venues, market, end - LONGEST, end))
+        )
         names = np.asarray(liq.venue, dtype=object)
         everything = np.ones(len(liq), dtype=np.bool_)
         venue_rows = []

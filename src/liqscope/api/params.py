@@ -1,6 +1,7 @@
 """Request parameters: one typed object per endpoint, built and validated by FastAPI from
 the query string (``Annotated[HeatmapParams, Query()]``: a query-parameter model).
 
+The docstring of a model served as JSON by ``api.app`` is its endpoint's description.
 Shared groups (the market, the time window, the model view) are models of their own that the
 endpoint models inherit; ``p.market``, ``p.window`` and ``p.model`` name the group. The
 published schema is as strict as the validation: closed sets are enums, lists and times carry
@@ -62,6 +63,15 @@ TIME_PATTERN = (
 )
 MAX_TS = 4_102_444_800_000  # 2100-01-01
 
+# the fields several endpoints share, declared once
+Time = Annotated[str | None, Field(pattern=TIME_PATTERN, description="epoch ms (or s) or ISO 8601")]
+Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN, max_length=40)]
+AnySymbol = Annotated[str | None, Field(pattern=SYMBOL_PATTERN, max_length=40)]
+OneVenue = Annotated[str | None, Field(pattern=VENUE_PATTERN)]
+Preset = Annotated[
+    str | None, Field(pattern=PRESET_PATTERN, description="model preset (default: all)")
+]
+
 
 class _Params(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
@@ -99,12 +109,8 @@ class WindowSel(_Params):
         RangeName | None,
         Field(alias="range", description="ends at the latest stored data; or custom"),
     ] = None
-    start: Annotated[
-        str | None, Field(pattern=TIME_PATTERN, description="epoch ms (or s) or ISO 8601")
-    ] = None
-    end: Annotated[
-        str | None, Field(pattern=TIME_PATTERN, description="epoch ms (or s) or ISO 8601")
-    ] = None
+    start: Time = None
+    end: Time = None
 
     @property
     def window(self) -> Self:
@@ -125,9 +131,7 @@ class ModelSel(_Params):
             description="'all' (the preset's tiers) or a comma list: 10x,25x",
         ),
     ] = None
-    preset: Annotated[
-        str | None, Field(pattern=PRESET_PATTERN, description="model preset (default: all)")
-    ] = None
+    preset: Preset = None
 
     @property
     def model(self) -> Self:
@@ -152,6 +156,8 @@ class HeatmapParams(MarketSel, WindowSel, ModelSel):
 
 
 class CellParams(MarketSel, WindowSel, ModelSel):
+    """USD per tier and side inside one heatmap cell (the tooltip's breakdown)."""
+
     ts: Annotated[int, Field(ge=0, le=MAX_TS, description="column start, epoch ms")]
     price_lo: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
     price_hi: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
@@ -173,42 +179,56 @@ class MapParams(MarketSel, ModelSel):
 
 
 class BarsParams(MarketSel, WindowSel):
+    """Realized liquidations per interval, long and short USD, per venue."""
+
     interval: Annotated[IntervalName, Field(description="bar width")] = "1h"
     min_usd: MinUsd = 0.0
 
 
 class LevelsParams(MarketSel, WindowSel):
+    """Realized liquidations by price level (where they clustered)."""
+
     buckets: Annotated[int, Field(ge=5, le=2000)] = 120
     min_usd: MinUsd = 0.0
 
 
 class FeedParams(_Params):
-    symbol: Annotated[str | None, Field(pattern=SYMBOL_PATTERN, max_length=40)] = None
+    """The latest realized liquidations, newest first."""
+
+    symbol: AnySymbol = None
     venues: Annotated[str | None, Field(pattern=VENUES_PATTERN, max_length=200)] = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     min_usd: MinUsd = 0.0
 
 
 class PriceParams(WindowSel):
-    symbol: Annotated[str, Field(pattern=SYMBOL_PATTERN, max_length=40)]
-    venue: Annotated[str | None, Field(pattern=VENUE_PATTERN)] = None
+    """OHLCV candles of one venue."""
+
+    symbol: Symbol
+    venue: OneVenue = None
     interval: Annotated[IntervalName, Field(description="candle width")] = "1m"
 
 
 class OIParams(WindowSel):
-    symbol: Annotated[str, Field(pattern=SYMBOL_PATTERN, max_length=40)]
-    venue: Annotated[str | None, Field(pattern=VENUE_PATTERN)] = None
+    """Open interest of one venue (one side, base units and USD)."""
+
+    symbol: Symbol
+    venue: OneVenue = None
     max_points: Annotated[int, Field(ge=10, le=20000)] = 2000
 
 
 class AlertsParams(_Params):
+    """Fired alerts (newest first) with what triggered them."""
+
     limit: Annotated[int, Field(ge=1, le=1000, description="most recent alerts")] = 100
-    symbol: Annotated[str | None, Field(pattern=SYMBOL_PATTERN, max_length=40)] = None
+    symbol: AnySymbol = None
     rule: Annotated[str | None, Field(min_length=1, max_length=100)] = None
 
 
 class CheckParams(_Params):
-    symbol: Annotated[str, Field(pattern=SYMBOL_PATTERN, max_length=40)]
+    """Exact liquidation price, estimated liquidation mass around it and a verdict."""
+
+    symbol: Symbol
     side: Annotated[SideName, Field(description="long or short")]
     entry: Annotated[float, Field(ge=1e-6, le=1e9, allow_inf_nan=False, description="entry price")]
     leverage: Annotated[float, Field(ge=1, le=1000, allow_inf_nan=False)]
@@ -223,13 +243,16 @@ class CheckParams(_Params):
 
 
 class ScoreParams(_Params):
+    """Share of realized liquidations in the predicted hot zones vs a matched baseline,
+    with bootstrap CIs and false positives, per preset (429 while another is computed)."""
+
     scenario: Annotated[
         ScenarioName | None,
         Field(description="the built-in simulator (default cascade, unless symbol is given)"),
     ] = None
     seed: Annotated[int, Field(ge=0, le=1000, description="simulator seed")] = 1
     hours: Annotated[int, Field(ge=4, le=48, description="simulated hours (whole hours)")] = 24
-    symbol: Annotated[str | None, Field(pattern=SYMBOL_PATTERN, max_length=40)] = None
+    symbol: AnySymbol = None
     venue: Annotated[
         str | None, Field(pattern=VENUE_PATTERN, description="with symbol (default binance)")
     ] = None

@@ -10,7 +10,8 @@ returns the store's and the domain's own objects. Feed ids (``/ws`` and
 the live feed however late it is stored relative to its event time.
 
 Versions and data ranges (read on every request to build cache keys) are cached for
-``VERSION_TTL_S`` and refreshed by one thread at a time, so a cache hit costs no SQL.
+``VERSION_TTL_S`` and refreshed by one thread at a time while the others take the value
+held, so a cache hit costs no SQL and no request waits on another's read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,12 +28,13 @@ from liqscope.domain.events import Liquidation, OpenInterest
 from liqscope.domain.registry import market_of, native_symbol, sampled_feed
 from liqscope.model.steps import Steps as ModelSteps
 from liqscope.store.backends import open_store
-from liqscope.store.base import Steps, Store
-from liqscope.store.readers import StepsCache, read_steps
+from liqscope.store.base import LiquidationQuery, Steps, Store
+from liqscope.store.readers import StepsCache, first_stored, read_steps
 
 __all__ = ["MarketRef", "MarketStatus", "StoreSource", "StoredLiquidation"]
 
 VERSION_TTL_S = 0.25  # how stale a data version / data range may be
+STATUS_TTL_S = 1.0  # how stale the status (a scan of the store's tables) may be
 MAX_GAPS = 50  # per market in /api/status and provenance
 
 
@@ -83,9 +85,11 @@ class StoreSource:
         self._local = threading.local()
         self._markets: tuple[float, list[MarketRef]] = (0.0, [])
         self._versions: dict[tuple[Any, ...], tuple[float, tuple[int, ...]]] = {}
+        self._firsts: dict[tuple[Any, ...], tuple[float, tuple[int, ...]]] = {}
         self._ranges: dict[tuple[Any, ...], tuple[float, tuple[int, int] | None]] = {}
         self._status: dict[str, tuple[float, list[MarketStatus]]] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[Any, threading.Lock] = {}
+        self.take_held = True  # False: wait for another thread's read (the benchmark's before)
 
     @property
     def path(self) -> Path:
@@ -103,13 +107,21 @@ class StoreSource:
     # -- catalogue ------------------------------------------------------------------------------
 
     def markets(self) -> list[MarketRef]:
+        """The stored markets, read again every 2 s by one thread (the others meanwhile
+        take the list held)."""
         stamp, cached = self._markets
         if time.monotonic() - stamp < 2.0 and cached:
             return cached
-        pairs = self.store().markets(("candles", "liquidations", "open_interest"))
-        refs = [MarketRef(v, market_of(v, s), s) for v, s in pairs]
-        self._markets = (time.monotonic(), refs)
-        return refs
+        lock = self._locks.setdefault("markets", threading.Lock())
+        if not lock.acquire(blocking=not cached or not self.take_held):
+            return cached
+        try:
+            pairs = self.store().markets(("candles", "liquidations", "open_interest"))
+            refs = [MarketRef(v, market_of(v, s), s) for v, s in pairs]
+            self._markets = (time.monotonic(), refs)
+            return refs
+        finally:
+            lock.release()
 
     def native(self, venue: str, market: str) -> str:
         for m in self.markets():
@@ -119,23 +131,33 @@ class StoreSource:
 
     # -- versions and ranges --------------------------------------------------------------------
 
-    def _ttl(self, memo: dict[Any, tuple[float, Any]], key: Any, read: Any) -> Any:
+    def _ttl(
+        self, memo: dict[Any, tuple[float, Any]], key: Any, read: Any, ttl: float = VERSION_TTL_S
+    ) -> Any:
         hit = memo.get(key)
-        if hit is not None and time.monotonic() - hit[0] < VERSION_TTL_S:
+        if hit is not None and time.monotonic() - hit[0] < ttl:
             return hit[1]
-        with self._lock:  # one refresh at a time; the others then read its result
+        # one refresh of a memo at a time; meanwhile the others take the value held (one
+        # read older), or wait for it when there is none
+        lock = self._locks.setdefault(id(memo), threading.Lock())
+        if not lock.acquire(blocking=hit is None or not self.take_held):
+            return hit[1] if hit is not None else None
+        try:
             hit = memo.get(key)
             now = time.monotonic()
-            if hit is not None and now - hit[0] < VERSION_TTL_S:
+            if hit is not None and now - hit[0] < ttl:
                 return hit[1]
             value = read()
             if len(memo) > 1024:
                 memo.clear()
             memo[key] = (now, value)
             return value
+        finally:
+            lock.release()
 
     def version(self, venues: Sequence[str], market: str) -> tuple[int, ...]:
-        """Changes whenever anything stored for these markets changes (cache key)."""
+        """Changes whenever anything stored for these markets changes (cache key): rows
+        added, and rows deleted by retention (the oldest stored times move)."""
 
         def read() -> tuple[int, ...]:
             st = self.store()
@@ -144,10 +166,21 @@ class StoreSource:
                 s = self.native(v, market)
                 for table in ("candles", "open_interest"):
                     out.append(st.max_ts(table, v, s) or 0)
+                out.extend(first_stored(st, v, s))
             return tuple(out)
 
         version: tuple[int, ...] = self._ttl(self._versions, (tuple(venues), market), read)
         return version
+
+    def first_stored(self, venues: Sequence[str], market: str) -> tuple[int, ...]:
+        """The oldest stored times of these markets (``store.readers.first_stored``)."""
+
+        def read() -> tuple[int, ...]:
+            st = self.store()
+            return tuple(t for v in venues for t in first_stored(st, v, self.native(v, market)))
+
+        first: tuple[int, ...] = self._ttl(self._firsts, (tuple(venues), market), read)
+        return first
 
     def data_range(self, venues: Sequence[str], market: str) -> tuple[int, int] | None:
         """First and last stored 1-minute slot of candles over ``venues``, or None."""
@@ -186,32 +219,26 @@ class StoreSource:
     def open_interest(self, venue: str, market: str, t0: int, t1: int) -> list[OpenInterest]:
         return self.store().open_interest(venue, self.native(venue, market), t0, t1)
 
-    def liquidations(
-        self, venues: Sequence[str], market: str | None, t0: int, t1: int, **query: Any
-    ) -> list[StoredLiquidation]:
-        """Stored liquidations of ``market`` (None: all) on ``venues`` in ``[t0, t1)``;
-        ``query``: ``min_usd`` (0), ``limit`` (None) and ``newest_first`` (False) as
-        ``Store.liquidation_rows`` takes them."""
-        min_usd = float(query.pop("min_usd", 0.0))
-        limit: int | None = query.pop("limit", None)
-        newest_first = bool(query.pop("newest_first", False))
-        if query:
-            raise TypeError(f"unknown liquidations() options: {', '.join(query)}")
+    def liquidations(self, query: LiquidationQuery) -> list[StoredLiquidation]:
+        """Stored liquidations of ``query``, whose ``symbol`` here is the venue-neutral
+        market (None: all) and whose ``venues`` are the venues read (none: no rows): each
+        venue's rows are read under its native symbol, then merged in time order (newest
+        first when asked) and cut to ``query.limit``."""
         refs = [
             m
             for m in self.markets()
-            if m.venue in venues and (market is None or m.market == market)
+            if m.venue in query.venues and query.symbol in (None, m.market)
         ]
         st = self.store()
         rows = [
             StoredLiquidation(seq, m.market, r)
             for m in refs
             for seq, r in st.liquidation_rows(
-                [m.venue], m.native_symbol, t0, t1, min_usd, limit=limit, newest_first=newest_first
+                replace(query, venues=(m.venue,), symbol=m.native_symbol)
             )
         ]
-        rows.sort(key=lambda r: (r.event.ts, r.event.venue, r.id), reverse=newest_first)
-        return rows if limit is None else rows[:limit]
+        rows.sort(key=lambda r: (r.event.ts, r.event.venue, r.id), reverse=query.newest_first)
+        return rows if query.limit is None else rows[: query.limit]
 
     def liquidations_after(self, last_id: int, limit: int) -> list[StoredLiquidation]:
         """Rows stored after feed id ``last_id``, in insertion order."""
@@ -230,12 +257,14 @@ class StoreSource:
 
     def status(self) -> list[MarketStatus]:
         """Per market and venue: rows stored, span, last message and the open gaps (cached
-        for ``VERSION_TTL_S``: every view's provenance reads it).
+        for ``STATUS_TTL_S``: every view's provenance reads it).
 
         A gap is open unless *that* gap (venue, symbol, stream and start) was back-filled;
         liquidation gaps stay open whatever is marked, since no venue can refill them.
         """
-        status: list[MarketStatus] = self._ttl(self._status, "status", self._read_status)
+        status: list[MarketStatus] = self._ttl(
+            self._status, "status", self._read_status, STATUS_TTL_S
+        )
         return status
 
     def _read_status(self) -> list[MarketStatus]:

@@ -31,6 +31,7 @@ from liqscope.model.predict import combined, predicted_liquidations
 from liqscope.model.presets import preset as get_preset
 from liqscope.model.state import EstimatorState
 from liqscope.model.steps import Steps
+from liqscope.store.readers import read_venue_steps
 
 __all__ = [
     "JOBS",
@@ -119,18 +120,6 @@ def _config(task: MarketTask) -> ModelConfig:
     return cfg
 
 
-def _read(reader: Reader, task: MarketTask) -> tuple[list[Steps], dict[str, str]]:
-    """The steps of each venue over the task's range, and the venues left out with why."""
-    steps, skipped = [], {}
-    for venue, native in task.natives:
-        s = reader.steps(venue, native, task.t0, task.t1, task.interval_ms)
-        if s is None:
-            skipped[venue] = f"{native}: fewer than two steps with both prices and OI"
-        else:
-            steps.append(s)
-    return steps, skipped
-
-
 def _chunked(
     steps: list[Steps], skipped: dict[str, str], task: MarketTask, cfg: ModelConfig, chunk_ms: int
 ) -> tuple[MarketEstimate, int]:
@@ -155,7 +144,9 @@ def _estimate(
     reader: Reader, task: MarketTask, cfg: ModelConfig
 ) -> tuple[MarketEstimate, list[Steps], int]:
     """The market's estimate, the steps of each venue and the number of time chunks."""
-    steps, skipped = _read(reader, task)
+    steps, skipped = read_venue_steps(
+        task.natives, task.t0, task.t1, task.interval_ms, reader.steps
+    )
     if task.chunk_ms is not None and task.t1 - task.t0 > task.chunk_ms and steps:
         est, chunks = _chunked(steps, skipped, task, cfg, task.chunk_ms)
         return est, steps, chunks

@@ -19,6 +19,7 @@ from liqscope.model.presets import preset as get_preset
 from liqscope.signals.delivery import Dispatcher, StoreSink
 from liqscope.signals.rules import AlertEngine, load_rules, observations, replay
 from liqscope.signals.storage import SignalStore
+from liqscope.store.base import AlertQuery
 
 
 @app.command("alerts")
@@ -68,7 +69,7 @@ def alerts(
         if isinstance(path, Path) and not path.is_file():
             raise InputError(f"no store at {path} (pass --db FILE)")
         with SignalStore(path, readonly=True) as st:
-            rows = st.alerts(limit=limit, symbol=symbol)
+            rows = st.alerts(AlertQuery(limit, symbol))
     if as_json:
         typer.echo(json.dumps(rows, default=float))
         return

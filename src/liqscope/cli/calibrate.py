@@ -17,6 +17,7 @@ from liqscope.domain.errors import InputError
 from liqscope.model.presets import preset as get_preset
 from liqscope.signals import realdata as rd
 from liqscope.signals.calibrate import OI_SHARE, calibrate_daily
+from liqscope.store.base import LiquidationQuery
 
 
 def _source(
@@ -44,9 +45,8 @@ def _source(
             if not venue or not steps.symbol:
                 raise InputError("give --daily CSV, or --venue/--symbol with a store")
             with open_store(db, must_exist=True) as st:
-                rows = st.liquidations(
-                    [venue], steps.symbol, int(steps.ts[0]), int(steps.ts[-1]) + 1
-                )
+                span = int(steps.ts[0]), int(steps.ts[-1]) + 1
+                rows = st.liquidations(LiquidationQuery([venue], steps.symbol, *span))
             per_day = rd.daily_from_events(
                 np.asarray([r.ts for r in rows], np.int64),
                 np.asarray([r.notional_usd for r in rows], np.float64),

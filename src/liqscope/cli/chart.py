@@ -13,6 +13,7 @@ from liqscope.domain.errors import InputError
 from liqscope.domain.events import Liquidation
 from liqscope.domain.intervals import INTERVALS, interval_ms
 from liqscope.export.chart import CHART_FORMATS, bars_of, write_chart
+from liqscope.store.base import LiquidationQuery
 
 
 @app.command("chart")
@@ -42,12 +43,12 @@ def chart_command(
         liqs: list[Liquidation] = []
         if symbol is None:
             names = [] if venue.strip().lower() == "all" else venue.lower().split(",")
-            liqs = store.liquidations([v.strip() for v in names], None, lo, hi)
+            liqs = store.liquidations(LiquidationQuery([v.strip() for v in names], None, lo, hi))
             market, venues = None, sorted({x.venue for x in liqs}) or names
         else:
             market, natives = market_venues(store, symbol, venue, ("liquidations",))
             for v, native in natives.items():
-                liqs.extend(store.liquidations([v], native, lo, hi))
+                liqs.extend(store.liquidations(LiquidationQuery([v], native, lo, hi)))
             venues = list(natives)
     bars = bars_of(liqs, t0, t1, step)
     meta = {"symbol": market, "venues": venues, "interval": interval, "from_ms": int(bars.ts[0])}

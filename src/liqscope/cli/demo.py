@@ -47,8 +47,9 @@ def demo(
 ) -> None:
     """Run everything offline: simulated exchanges, live collection, API and web UI.
 
-    BTC, ETH and SOL on Binance, Bybit, OKX and Hyperliquid; the scenario's event (the
-    cascade's flush) comes --flush-in simulated minutes after live collection starts."""
+    BTC, ETH and SOL on Binance, Bybit, OKX and Hyperliquid, --days of history pre-filled up
+    to the live start (now, to the minute); from there simulated time runs at --speed, and the
+    scenario's event (the cascade's flush) comes --flush-in simulated minutes later."""
     from liqscope.demo import DemoPlan, run_demo  # the API server: loaded only when run
 
     plan = DemoPlan(

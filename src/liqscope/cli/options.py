@@ -7,11 +7,13 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from liqscope.domain.clock import SYSTEM_CLOCK
 from liqscope.domain.errors import InputError
 from liqscope.domain.intervals import DAY_MS, MINUTE_MS
 from liqscope.domain.registry import market_of
@@ -21,14 +23,14 @@ from liqscope.model.steps import Steps as ModelSteps
 from liqscope.store import is_server_url
 from liqscope.store import open_store as open_any_store
 from liqscope.store.base import Store
-from liqscope.store.readers import read_steps, stored_candle_span
+from liqscope.store.readers import read_steps, read_venue_steps, stored_candle_span
 
 DB_FILE = "liqscope.sqlite"
 DEMO_DB = "demo.sqlite"
 """The demo's store in ``$LIQSCOPE_HOME`` (``liqscope demo`` without ``--db``)."""
 DEMO_POINTER = "demo-running.json"
 """In ``$LIQSCOPE_HOME``: written by a running ``liqscope demo`` (JSON: ``db``, ``pid``, ``url``,
-``live_start_ms``, ``event_start_ms``), removed when it stops."""
+``live_start_ms``, ``live_wall_ms``, ``speed``, ``event_start_ms``), removed when it stops."""
 PRESET_NAMES = ", ".join(PRESETS)
 """The model presets, for help texts."""
 
@@ -94,6 +96,28 @@ def running_demo() -> dict[str, object] | None:
     except PermissionError:
         pass  # alive, another user's
     return dict(record) if db.is_file() else None
+
+
+def demo_now_ms(record: Mapping[str, object], wall_ms: int) -> int | None:
+    """A running demo's simulated time at wall time ``wall_ms``: its pointer's
+    ``live_start_ms`` at ``live_wall_ms``, run on at ``speed`` (None if the pointer lacks them)."""
+    try:
+        live, wall0 = int(str(record["live_start_ms"])), int(str(record["live_wall_ms"]))
+        return live + int((wall_ms - wall0) * float(str(record["speed"])))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def now_for(location: str | Path) -> int:
+    """Now, for the ages of what ``location`` holds: the simulated clock of the running demo
+    when it is that demo's store (simulated time runs at its ``--speed``), else the wall."""
+    wall = SYSTEM_CLOCK.now_ms()
+    demo = running_demo()
+    if demo is None or isinstance(location, str):
+        return wall
+    if Path(str(demo["db"])).resolve() != location.resolve():
+        return wall
+    return demo_now_ms(demo, wall) or wall
 
 
 def note_err(message: str) -> None:
@@ -228,15 +252,7 @@ def read_window(
         raise InputError(f"no candles stored for {names} in {store.path}")
     t1 = max(b for _, b in known) + interval if end is None else end - end % interval
     t0 = min(a for a, _ in known) if days is None else t1 - int(days * DAY_MS)
-    out: list[ModelSteps] = []
-    skipped: dict[str, str] = {}
-    for v, native in natives.items():
-        steps = read_steps(store, v, native, t0, t1, interval)
-        if steps is None:
-            skipped[v] = f"{native}: fewer than two steps with both prices and OI"
-        else:
-            out.append(steps)
-    return out, skipped
+    return read_venue_steps(natives.items(), t0, t1, interval, partial(read_steps, store))
 
 
 def stored_window(

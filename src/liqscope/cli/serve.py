@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +10,7 @@ import typer
 
 from liqscope.cli.app import app
 from liqscope.cli.options import DbOption, db_path, home, open_store, shown
+from liqscope.domain.aio import AppTask
 from liqscope.domain.errors import InputError
 
 
@@ -21,23 +20,13 @@ def _collector_hooks(db: str | Path, collect: list[str]) -> tuple[Any, Any]:
     from liqscope.ingest.collector import run_collectors
 
     specs = parse_specs(collect, [], [], None)
-    state: dict[str, Any] = {}
+    task = AppTask(timeout_s=15)
 
     async def start(_app: Any) -> None:
         store = open_store(db)
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_collectors(specs, store, stop_event=stop))
-        state.update(store=store, stop=stop, task=task)
+        task.start(run_collectors(specs, store, stop_event=task.stop_event), store.close)
 
-    async def stop(_app: Any) -> None:
-        if "stop" not in state:
-            return
-        state["stop"].set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(state["task"], 15)
-        state["store"].close()
-
-    return start, stop
+    return start, task.stop
 
 
 @app.command("serve")

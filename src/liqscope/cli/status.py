@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from liqscope.cli.app import app
-from liqscope.cli.options import DbOption, find_store, format_ms, open_store, shown
-from liqscope.domain.clock import SYSTEM_CLOCK
+from liqscope.cli.options import DbOption, find_store, format_ms, now_for, open_store, shown
 from liqscope.ingest.history import REASON_HISTORY_FAILED, REASON_NO_OI_HISTORY
 from liqscope.store.base import Gap
 from liqscope.store.schema import SCHEMA_VERSION
@@ -51,7 +50,7 @@ def status_command(
     path = find_store(db)
     store = open_store(path, must_exist=True)
     try:
-        now = SYSTEM_CLOCK.now_ms()
+        now = now_for(path)  # a running demo's store: its simulated clock
         rows = store.coverage(now)
         counts = store.counts()
         missing = history_missing(store.gaps())

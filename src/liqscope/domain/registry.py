@@ -14,7 +14,8 @@ Sources and status of each table:
 Contract sizes: Binance COIN-M BTCUSD_PERP 100 USD, ETHUSD_PERP 10 USD; Bybit BTCUSD 1 USD;
 OKX BTC-USDT-SWAP 0.01 BTC, ETH-USDT-SWAP 0.1 ETH, SOL-USDT-SWAP 1 SOL, BTC-USD-SWAP 100 USD,
 ETH-USD-SWAP 10 USD. OKX instruments carry a 0.05 % liquidation fee rate (the regular-tier
-taker fee; verify for your account). This module is the one place these facts are stated:
+taker fee; verify for your account). The code states none of these numbers: they are data, in
+``data/markets.json`` (tier rows ``[cap, MMR, max leverage]``, floors and deductions derived);
 venue adapters and importers read them from here (:func:`instruments`).
 
 Feeds: Binance and OKX publish a *sample* of their liquidations (at most one per symbol per
@@ -24,276 +25,65 @@ public liquidation feed (:func:`has_liquidation_feed`).
 
 from __future__ import annotations
 
+import json
 import math
+from importlib.resources import files
+from typing import Any
 
 from liqscope.domain.errors import InputError
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.tiers import Tier, TierBasis, TierTable, chain_tiers
 from liqscope.domain.types import ContractType, Venue
 
-_LINEAR = ContractType.LINEAR
-_INVERSE = ContractType.INVERSE
-_OKX_FEE = 0.0005
-_M = 1_000_000.0
-
-_BINANCE_BTCUSDT = (
-    # floor, cap, MMR, cum, max leverage (exchange-reference §2)
-    Tier(0, 300_000, 0.004, 0, 150),
-    Tier(300_000, 800_000, 0.005, 300, 100),
-    Tier(800_000, 3 * _M, 0.0065, 1_500, 75),
-    Tier(3 * _M, 12 * _M, 0.01, 12_000, 50),
-    Tier(12 * _M, 70 * _M, 0.02, 132_000, 25),
-    Tier(70 * _M, 100 * _M, 0.025, 482_000, 20),
-    Tier(100 * _M, 230 * _M, 0.05, 2_982_000, 10),
-    Tier(230 * _M, 480 * _M, 0.1, 14_482_000, 5),
-    Tier(480 * _M, 600 * _M, 0.125, 26_482_000, 4),
-    Tier(600 * _M, 800 * _M, 0.15, 41_482_000, 3),
-    Tier(800 * _M, 1_200 * _M, 0.25, 121_482_000, 2),
-    Tier(1_200 * _M, 1_800 * _M, 0.5, 421_482_000, 1),
-)
+# instrument, tier basis, tiers, illustrative
+Entry = tuple[Instrument, TierBasis, tuple[Tier, ...], bool]
 
 
-def _hl(*rows: tuple[float, int]) -> tuple[Tier, ...]:
-    """Hyperliquid tiers from ``(cap, max_leverage)``: MMR = 1 / (2 × max leverage)."""
-    return chain_tiers([(cap, 1 / (2 * lev), lev) for cap, lev in rows])
+def _tiers(rows: list[list[Any]], venue: dict[str, Any]) -> tuple[Tier, ...]:
+    """Tiers from the data file's ``[cap, MMR, max leverage(, stated amount)]`` rows."""
+    caps = [math.inf if row[0] is None else float(row[0]) for row in rows]
+    if venue.get("mmr") == "half_initial":  # Hyperliquid rows: [cap, max leverage]
+        return chain_tiers([(cap, 1 / (2 * r[1]), r[1]) for cap, r in zip(caps, rows, strict=True)])
+    chained = chain_tiers([(cap, r[1], r[2]) for cap, r in zip(caps, rows, strict=True)])
+    if venue.get("deductions") == "none":  # OKX: the tier's MMR on the whole position
+        return tuple(Tier(t.floor, t.cap, t.mmr, 0.0, t.max_leverage) for t in chained)
+    if all(len(r) == 4 for r in rows):  # the venue's own amounts, exactly as published
+        stated = tuple(
+            Tier(t.floor, t.cap, t.mmr, float(r[3]), t.max_leverage)
+            for t, r in zip(chained, rows, strict=True)
+        )
+        TierTable("registry", "stated", TierBasis.QUOTE, stated).check_deductions()
+        return stated
+    return chained
 
 
-# (venue, symbol) -> (instrument, basis, tiers, illustrative)
-_ENTRIES: dict[tuple[str, str], tuple[Instrument, TierBasis, tuple[Tier, ...], bool]] = {
-    ("binance", "BTCUSDT"): (
-        Instrument("binance", "BTCUSDT", "BTC", "USDT", _LINEAR),
-        TierBasis.QUOTE,
-        _BINANCE_BTCUSDT,
-        False,
-    ),
-    ("binance", "ETHUSDT"): (
-        Instrument("binance", "ETHUSDT", "ETH", "USDT", _LINEAR),
-        TierBasis.QUOTE,
-        chain_tiers(
-            [
-                (500_000, 0.005, 100),
-                (1 * _M, 0.0065, 75),
-                (5 * _M, 0.01, 50),
-                (10 * _M, 0.02, 25),
-                (25 * _M, 0.025, 20),
-                (50 * _M, 0.05, 10),
-                (100 * _M, 0.1, 5),
-                (200 * _M, 0.125, 4),
-                (300 * _M, 0.15, 3),
-                (500 * _M, 0.25, 2),
-                (800 * _M, 0.5, 1),
-            ]
-        ),
-        True,
-    ),
-    ("binance", "SOLUSDT"): (
-        Instrument("binance", "SOLUSDT", "SOL", "USDT", _LINEAR),
-        TierBasis.QUOTE,
-        chain_tiers(
-            [
-                (100_000, 0.0065, 75),
-                (500_000, 0.01, 50),
-                (2 * _M, 0.02, 25),
-                (5 * _M, 0.025, 20),
-                (10 * _M, 0.05, 10),
-                (25 * _M, 0.1, 5),
-                (50 * _M, 0.125, 4),
-                (100 * _M, 0.15, 3),
-                (200 * _M, 0.25, 2),
-                (300 * _M, 0.5, 1),
-            ]
-        ),
-        True,
-    ),
-    ("binance", "BTCUSD_PERP"): (
-        Instrument("binance", "BTCUSD_PERP", "BTC", "USD", _INVERSE, 100.0),
-        TierBasis.BASE,
-        chain_tiers(
-            [
-                (5, 0.004, 125),
-                (10, 0.005, 100),
-                (20, 0.01, 50),
-                (50, 0.025, 20),
-                (100, 0.05, 10),
-                (200, 0.1, 5),
-                (400, 0.125, 4),
-                (1_000, 0.15, 3),
-                (1_500, 0.25, 2),
-                (3_000, 0.5, 1),
-            ]
-        ),
-        True,
-    ),
-    ("binance", "ETHUSD_PERP"): (
-        Instrument("binance", "ETHUSD_PERP", "ETH", "USD", _INVERSE, 10.0),
-        TierBasis.BASE,
-        chain_tiers(
-            [
-                (100, 0.005, 100),
-                (500, 0.0065, 75),
-                (1_000, 0.01, 50),
-                (5_000, 0.02, 25),
-                (10_000, 0.05, 10),
-                (20_000, 0.1, 5),
-                (40_000, 0.125, 4),
-                (100_000, 0.15, 3),
-                (200_000, 0.25, 2),
-                (400_000, 0.5, 1),
-            ]
-        ),
-        True,
-    ),
-    ("bybit", "BTCUSDT"): (
-        Instrument("bybit", "BTCUSDT", "BTC", "USDT", _LINEAR),
-        TierBasis.QUOTE,
-        chain_tiers(
-            [
-                (2 * _M, 0.005, 100),
-                (10 * _M, 0.01, 50),
-                (20 * _M, 0.02, 25),
-                (40 * _M, 0.025, 20),
-                (80 * _M, 0.05, 10),
-                (150 * _M, 0.1, 5),
-                (300 * _M, 0.25, 2),
-                (600 * _M, 0.5, 1),
-            ]
-        ),
-        True,
-    ),
-    ("bybit", "ETHUSDT"): (
-        Instrument("bybit", "ETHUSDT", "ETH", "USDT", _LINEAR),
-        TierBasis.QUOTE,
-        chain_tiers(
-            [
-                (1 * _M, 0.005, 100),
-                (5 * _M, 0.01, 50),
-                (15 * _M, 0.02, 25),
-                (30 * _M, 0.025, 20),
-                (60 * _M, 0.05, 10),
-                (120 * _M, 0.1, 5),
-                (250 * _M, 0.25, 2),
-                (500 * _M, 0.5, 1),
-            ]
-        ),
-        True,
-    ),
-    ("bybit", "SOLUSDT"): (
-        Instrument("bybit", "SOLUSDT", "SOL", "USDT", _LINEAR),
-        TierBasis.QUOTE,
-        chain_tiers(
-            [
-                (200_000, 0.01, 50),
-                (1 * _M, 0.02, 25),
-                (3 * _M, 0.025, 20),
-                (8 * _M, 0.05, 10),
-                (20 * _M, 0.1, 5),
-                (50 * _M, 0.25, 2),
-                (100 * _M, 0.5, 1),
-            ]
-        ),
-        True,
-    ),
-    ("bybit", "BTCUSD"): (
-        Instrument("bybit", "BTCUSD", "BTC", "USD", _INVERSE, 1.0),
-        TierBasis.BASE,
-        chain_tiers(
-            [
-                (150, 0.005, 100),
-                (300, 0.01, 50),
-                (600, 0.02, 25),
-                (1_200, 0.025, 20),
-                (2_500, 0.05, 10),
-                (5_000, 0.1, 5),
-                (10_000, 0.25, 2),
-                (20_000, 0.5, 1),
-            ]
-        ),
-        True,
-    ),
-    ("okx", "BTC-USDT-SWAP"): (
-        Instrument("okx", "BTC-USDT-SWAP", "BTC", "USDT", _LINEAR, 0.01, _OKX_FEE),
-        TierBasis.CONTRACTS,
-        tuple(
-            Tier(floor, cap, mmr, 0.0, lev)
-            for floor, cap, mmr, lev in [
-                (0, 20_000, 0.004, 100),
-                (20_000, 40_000, 0.005, 75),
-                (40_000, 80_000, 0.01, 50),
-                (80_000, 150_000, 0.02, 25),
-                (150_000, 300_000, 0.025, 20),
-                (300_000, 500_000, 0.05, 10),
-                (500_000, 800_000, 0.1, 5),
-                (800_000, 1_500_000, 0.15, 3),
-                (1_500_000, 3_000_000, 0.25, 2),
-                (3_000_000, 5_000_000, 0.4, 1),
-            ]
-        ),
-        True,
-    ),
-    ("okx", "ETH-USDT-SWAP"): (
-        Instrument("okx", "ETH-USDT-SWAP", "ETH", "USDT", _LINEAR, 0.1, _OKX_FEE),
-        TierBasis.CONTRACTS,
-        tuple(
-            Tier(floor, cap, mmr, 0.0, lev)
-            for floor, cap, mmr, lev in [
-                (0, 20_000, 0.004, 100),
-                (20_000, 50_000, 0.005, 75),
-                (50_000, 100_000, 0.01, 50),
-                (100_000, 200_000, 0.02, 25),
-                (200_000, 500_000, 0.025, 20),
-                (500_000, 1_000_000, 0.05, 10),
-                (1_000_000, 2_000_000, 0.1, 5),
-                (2_000_000, 4_000_000, 0.25, 2),
-                (4_000_000, 8_000_000, 0.4, 1),
-            ]
-        ),
-        True,
-    ),
-    ("okx", "BTC-USD-SWAP"): (
-        Instrument("okx", "BTC-USD-SWAP", "BTC", "USD", _INVERSE, 100.0, _OKX_FEE),
-        TierBasis.CONTRACTS,
-        tuple(
-            Tier(floor, cap, mmr, 0.0, lev)
-            for floor, cap, mmr, lev in [
-                (0, 10_000, 0.005, 100),
-                (10_000, 30_000, 0.01, 50),
-                (30_000, 60_000, 0.02, 25),
-                (60_000, 120_000, 0.025, 20),
-                (120_000, 250_000, 0.05, 10),
-                (250_000, 500_000, 0.1, 5),
-                (500_000, 1_000_000, 0.25, 2),
-                (1_000_000, 2_000_000, 0.4, 1),
-            ]
-        ),
-        True,
-    ),
-    ("hyperliquid", "BTC"): (
-        Instrument("hyperliquid", "BTC", "BTC", "USDC", _LINEAR),
-        TierBasis.QUOTE,
-        _hl((150 * _M, 40), (math.inf, 20)),
-        False,
-    ),
-    ("hyperliquid", "ETH"): (
-        Instrument("hyperliquid", "ETH", "ETH", "USDC", _LINEAR),
-        TierBasis.QUOTE,
-        _hl((100 * _M, 25), (math.inf, 15)),
-        False,
-    ),
-    ("hyperliquid", "SOL"): (
-        Instrument("hyperliquid", "SOL", "SOL", "USDC", _LINEAR),
-        TierBasis.QUOTE,
-        _hl((70 * _M, 20), (math.inf, 10)),
-        False,
-    ),
-}
+def _load() -> tuple[dict[tuple[str, str], Entry], tuple[Instrument, ...]]:
+    """The built-in tables and instruments of ``data/markets.json``."""
+    data = json.loads(files("liqscope.domain").joinpath("data/markets.json").read_text("utf-8"))
+    entries: dict[tuple[str, str], Entry] = {}
+    bare: list[Instrument] = []
+    for name, venue in data.items():
+        if name == "about":
+            continue
+        for symbol, m in venue["markets"].items():
+            kind = ContractType(m["type"])
+            inst = Instrument(
+                name, symbol, m["base"], m["quote"], kind,
+                float(m.get("contract_size", 1.0)), float(venue.get("liq_fee_rate", 0.0)),
+            )  # fmt: skip
+            if "tiers" not in m:  # a known contract size, no built-in tier table
+                bare.append(inst)
+                continue
+            if "basis" in venue:
+                basis = TierBasis(venue["basis"])
+            else:  # linear tiers by quote notional, inverse ones by coins
+                basis = TierBasis.BASE if inst.inverse else TierBasis.QUOTE
+            entries[(name, symbol)] = (inst, basis, _tiers(m["tiers"], venue), m["illustrative"])
+    return entries, tuple(bare)
 
 
-# Instruments with known contract sizes but no built-in tier table.
-_INSTRUMENTS_ONLY: tuple[Instrument, ...] = (
-    Instrument("okx", "SOL-USDT-SWAP", "SOL", "USDT", _LINEAR, 1.0, _OKX_FEE),
-    Instrument("okx", "ETH-USD-SWAP", "ETH", "USD", _INVERSE, 10.0, _OKX_FEE),
-    Instrument("bybit", "ETHUSD", "ETH", "USD", _INVERSE, 1.0),
-)
+# (venue, symbol) -> (instrument, basis, tiers, illustrative); instruments without tiers
+_ENTRIES, _INSTRUMENTS_ONLY = _load()
 
 # venue -> (has a public liquidation feed, the feed is a sample)
 _FEEDS: dict[str, tuple[bool, bool]] = {
@@ -331,7 +121,7 @@ def known_symbols(venue: str | None = None) -> tuple[tuple[str, str], ...]:
     return tuple(key for key in _ENTRIES if venue is None or key[0] == venue)
 
 
-def _entry(venue: str, symbol: str) -> tuple[Instrument, TierBasis, tuple[Tier, ...], bool]:
+def _entry(venue: str, symbol: str) -> Entry:
     try:
         v = Venue.parse(venue).value
     except ValueError as exc:

@@ -129,7 +129,7 @@ class Collector:
         self.run_id = f"{os.getpid():x}{time.time_ns() // 1_000_000 % 0xFFFFFF:06x}"
         self._rest: dict[str, RestWorker] = {}
         self.history = History(store, clock, cfg, self.stats, self._rest)
-        self.writer = Writer(store, clock, cfg, self.stats, self.history)
+        self.writer = Writer(self.history)
         self.adapters: list[VenueAdapter] = []
         self._rng = random.Random(cfg.seed)
         factory = adapter_factory or _default_adapter

@@ -245,7 +245,8 @@ class History:
                     venue_name, venue, symbol, stream, start, end, reason, backfill=False
                 )
                 raise
-            if rows is None and stream == "open_interest" and end > start:
+            within_s = self.config.cadence_gap_s.get(stream, 0.0)  # no gap within the cadence
+            if rows is None and stream == "open_interest" and end - start > within_s * 1000:
                 self._history_missing(venue, symbol, stream)
                 log.warning("%s %s %s: %s", venue_name, symbol, stream, REASON_NO_OI_HISTORY)
                 self.record_gap(

@@ -359,8 +359,9 @@ def poller_hooks(
         while running:
             ev, rest, tasks = running.pop()
             ev.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.gather(*tasks), 10)
+            for t in tasks:  # a round of polls can outlast a stop: end it now (the polls
+                t.cancel()  # answered so far are recorded as the round unwinds)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await rest.aclose()
 
     return start, stop

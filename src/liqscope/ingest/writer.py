@@ -25,14 +25,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from liqscope.domain.clock import Clock
 from liqscope.domain.errors import StoreError
 from liqscope.domain.events import Event
-from liqscope.store.base import RawFrame, Store, WriteCounts
+from liqscope.store.base import RawFrame, WriteCounts
 from liqscope.venues.base import BadValue, MalformedFrame, SubscriptionRejected, VenueAdapter
 
 from .backoff import Backoff
-from .config import CollectorConfig, CollectorStats, stream_key
+from .config import stream_key
 from .history import History
 from .supervisor import Frame
 
@@ -63,21 +62,14 @@ class Item:
 class Writer:
     """Owns the queue and the only code path that writes live frames to the store."""
 
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        config: CollectorConfig,
-        stats: CollectorStats,
-        history: History,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.config = config
-        self.stats = stats
+    def __init__(self, history: History) -> None:
+        """The writer of ``history``'s collector run: its store, clock, config and counters."""
         self.history = history
-        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=config.queue_max_frames)
-        self._backoff = Backoff(base_s=config.store_retry_base_s, cap_s=config.store_retry_cap_s)
+        self.store, self.clock = history.store, history.clock
+        self.config = cfg = history.config
+        self.stats = history.stats
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=cfg.queue_max_frames)
+        self._backoff = Backoff(base_s=cfg.store_retry_base_s, cap_s=cfg.store_retry_cap_s)
         self.stopping = False  # set by the collector: a failing store then fails at once
 
     # -- queue ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from liqscope.lake.layout import (
     partition_dir,
     tables_by_partition,
 )
-from liqscope.store.base import Store
+from liqscope.store.base import LiquidationQuery, Store
 
 __all__ = ["LakeCounts", "export_store", "import_bulk", "write_partition"]
 
@@ -143,7 +143,7 @@ def _day_tables(store: Store, venue: str, symbol: str, day: int) -> dict[str, li
     return {
         "candles": candles,
         "open_interest": list(store.open_interest(venue, symbol, t0, t1)),
-        "liquidations": list(store.liquidations([venue], symbol, t0, t1)),
+        "liquidations": list(store.liquidations(LiquidationQuery([venue], symbol, t0, t1))),
         "trades": list(store.trades(venue, symbol, t0, t1)),
     }
 

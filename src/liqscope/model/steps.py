@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liqscope.domain.errors import InputError
+from liqscope.domain.records import Columns
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -29,8 +30,9 @@ def _nan(n: int) -> F64:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Steps:
-    """Validated model input; all arrays have one value per step."""
+class Bars(Columns):
+    """The OHLCV columns every series of time steps starts with, one value per step (the
+    model's :class:`Steps`, the simulator's public minute steps, synthetic series)."""
 
     ts: I64
     """Step start, epoch ms UTC, strictly increasing."""
@@ -40,6 +42,12 @@ class Steps:
     close: F64
     volume: F64
     """Traded volume in base units."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Steps(Bars):
+    """Validated model input; all arrays have one value per step."""
+
     taker_buy_volume: F64
     """Taker-buy volume in base units (NaN when absent)."""
     oi_base: F64

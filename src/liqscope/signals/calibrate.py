@@ -22,7 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liqscope.domain.errors import InputError
-from liqscope.domain.intervals import HOUR_MS
+from liqscope.domain.intervals import DAY_MS, HOUR_MS
+from liqscope.domain.records import Record
 from liqscope.model.config import ModelConfig
 from liqscope.model.estimator import estimate
 from liqscope.model.steps import Steps
@@ -72,8 +73,20 @@ def config_for(base: ModelConfig, tilt: float, half_life_h: float) -> ModelConfi
     )
 
 
+class _Fit(Record):
+    """Mixin for a fit whose JSON form is its fields, the config as tier weights and
+    leverages."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        cfg = d.pop("config")
+        return {**d, "tier_weights": list(cfg["tier_weights"]), "leverages": list(cfg["leverages"])}
+
+
 @dataclass(frozen=True)
-class Calibration:
+class Calibration(_Fit):
     config: ModelConfig
     tilt: float
     half_life_h: float
@@ -83,19 +96,6 @@ class Calibration:
     default_test_agreement: float
     split_ms: int
     grid: list[dict[str, float]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tilt": self.tilt,
-            "half_life_h": self.half_life_h,
-            "tier_weights": list(self.config.tier_weights),
-            "train_agreement": self.train_agreement,
-            "test_agreement": self.test_agreement,
-            "default_train_agreement": self.default_train_agreement,
-            "default_test_agreement": self.default_test_agreement,
-            "split_ms": self.split_ms,
-            "grid": self.grid,
-        }
 
 
 def calibrate(
@@ -180,7 +180,7 @@ def complexity(tilt: float, turnover: float, half_life_h: float, base: ModelConf
 
 
 @dataclass(frozen=True)
-class DailyCalibration:
+class DailyCalibration(_Fit):
     """A fit on real daily liquidations: the chosen config and its train/test figures."""
 
     config: ModelConfig
@@ -203,24 +203,12 @@ class DailyCalibration:
     grid: list[dict[str, float]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "tilt": self.tilt,
-            "turnover_per_day": self.turnover_per_day,
-            "half_life_h": self.half_life_h,
-            "unknown_long_share": self.unknown_long_share,
-            "at_risk_share": self.at_risk_share,
-            "oi_share": self.oi_share,
-            "at_risk_share_by_oi_share": self.sensitivity,
-            "tier_weights": list(self.config.tier_weights),
-            "leverages": list(self.config.leverages),
-            "split_day_ms": self.split_day * 86_400_000,
-            "objective_se": self.objective_se,
-            "train": self.train,
-            "test": self.test,
-            "default_train": self.default_train,
-            "default_test": self.default_test,
-            "grid": self.grid,
-        }
+        """:class:`_Fit`'s form with ``sensitivity`` as ``at_risk_share_by_oi_share`` and
+        the split day as ``split_day_ms``."""
+        d = super().to_dict()
+        d["at_risk_share_by_oi_share"] = d.pop("sensitivity")
+        d["split_day_ms"] = d.pop("split_day") * DAY_MS
+        return d
 
 
 def with_low_tier(cfg: ModelConfig, at_risk: float) -> ModelConfig:

@@ -51,22 +51,6 @@ class LevelMap:
     def n(self) -> int:
         return int(self.long.shape[1])
 
-    @property
-    def lower(self) -> F64:
-        return self.origin + self.step * np.arange(self.n, dtype=np.float64)
-
-    @property
-    def mids(self) -> F64:
-        return self.lower + 0.5 * self.step
-
-    @property
-    def long_total(self) -> F64:
-        return np.asarray(self.long.sum(axis=0), dtype=np.float64)
-
-    @property
-    def short_total(self) -> F64:
-        return np.asarray(self.short.sum(axis=0), dtype=np.float64)
-
     def index_of(self, price: float) -> int:
         """Bucket of ``price`` (unclipped), same rule as :class:`PriceGrid`."""
         return math.floor((price - self.origin) / self.step)

@@ -215,6 +215,8 @@ class LiveAlerts:
         self.ticks = 0
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     def _config(self, name: str) -> ModelConfig:
         """The preset with one column per minute (its own grid policy)."""
@@ -416,6 +418,23 @@ class LiveAlerts:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval_s)
 
+    def start(self) -> None:
+        """Run :meth:`run` as a task of the running event loop until :meth:`aclose`."""
+        self._task = asyncio.create_task(self.run(self._stop))
+
+    async def aclose(self, timeout: float = 30.0) -> None:
+        """Stop the task started by :meth:`start` (waiting up to ``timeout`` s for a pass
+        in progress), then close the sinks and the signal store."""
+        if self._task is None:
+            return
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._task, timeout)
+        self._task = None
+        await asyncio.to_thread(self.dispatcher.close, 2.0)
+        if self.signal_store is not None:
+            self.signal_store.close()
+
 
 def live_hooks(
     db_path: str | Path,
@@ -439,7 +458,7 @@ def live_hooks(
     for url in webhooks:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"--webhook {url!r}: expected an http(s) URL")
-    state: dict[str, Any] = {}
+    running: list[LiveAlerts] = []
 
     async def start(app: Any) -> None:
         signal_store = SignalStore(db_path)
@@ -458,19 +477,12 @@ def live_hooks(
             snapshot_presets=snapshot_presets,
             signal_store=signal_store,
         )
-        stop = asyncio.Event()
         app.state.live_alerts = live
-        state.update(
-            live=live, stop=stop, store=signal_store, task=asyncio.create_task(live.run(stop))
-        )
+        live.start()
+        running.append(live)
 
     async def stop(_app: Any) -> None:
-        if "stop" not in state:
-            return
-        state["stop"].set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(state["task"], 30)
-        await asyncio.to_thread(state["live"].dispatcher.close, 2.0)
-        state["store"].close()
+        while running:
+            await running.pop().aclose()
 
     return start, stop

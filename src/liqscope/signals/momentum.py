@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-from numpy.typing import ArrayLike
-
 from liqscope.domain.records import Record
+from liqscope.signals.window import RealizedWindow
 
 LABELS = (
     "flat",
@@ -39,30 +37,16 @@ class MomentumRead(Record):
 
 
 def momentum_read(
-    realized_long: ArrayLike,
-    realized_short: ArrayLike,
-    close: ArrayLike,
-    *,
-    window: int = 60,
-    baseline: int = 1440,
-    move_pct: float = 1.0,
-    low_ratio: float = 0.5,
-    floor_usd: float = 1.0,
+    win: RealizedWindow | None, *, move_pct: float = 1.0, low_ratio: float = 0.5
 ) -> MomentumRead:
-    """Read the end of the arrays. Baseline: the side's mean per step over the ``baseline``
-    steps before the window (at least ``floor_usd``), times ``window``."""
-    c = np.asarray(close, dtype=np.float64)
-    if c.shape[0] < 2:
+    """Label a :func:`~liqscope.signals.window.realized_window` reading (``flat`` without
+    one) by its move and the ratio of the side the move should liquidate to its baseline."""
+    if win is None:
         return MomentumRead("flat", 0.0, 0.0, 0.0, float("nan"))
-    move = (c[-1] / c[max(0, c.shape[0] - window - 1)] - 1.0) * 100.0
-    falling = move <= -move_pct
-    rising = move >= move_pct
-    arr = realized_long if falling or not rising else realized_short
-    a = np.nan_to_num(np.asarray(arr, dtype=np.float64))
-    recent = float(a[-window:].sum())
-    base = a[max(0, a.shape[0] - window - baseline) : max(0, a.shape[0] - window)]
-    expect = max(float(base.mean()) if base.size else 0.0, floor_usd) * window
-    ratio = recent / expect
+    falling = win.move_pct <= -move_pct
+    rising = win.move_pct >= move_pct
+    sw = win.long if falling or not rising else win.short
+    ratio = sw.ratio
     if not (falling or rising):
         label = "flat"
     elif falling:
@@ -77,4 +61,4 @@ def momentum_read(
             if ratio < low_ratio
             else "rising_with_short_liquidations"
         )
-    return MomentumRead(label, float(move), recent, expect, ratio)
+    return MomentumRead(label, win.move_pct, sw.usd, sw.baseline_usd, ratio)

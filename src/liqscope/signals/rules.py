@@ -37,6 +37,7 @@ from liqscope.signals.levels import SRLevel, crossed, realized_levels
 from liqscope.signals.momentum import momentum_read
 from liqscope.signals.proximity import proximity
 from liqscope.signals.spikes import SpikeTracker
+from liqscope.signals.window import RealizedWindow, realized_window
 
 Condition = Literal["proximity", "spike", "cascade", "level_break", "momentum"]
 
@@ -235,6 +236,11 @@ class _Market:
 
         return tail(self.liq_l), tail(self.liq_s), tail(self.close)
 
+    def window(self, p: Mapping[str, Any]) -> RealizedWindow | None:
+        """The last ``p["window"]`` steps against the ``p["baseline"]`` steps before them."""
+        w, b = int(p["window"]), int(p["baseline"])
+        return realized_window(*self.arrays(w + b + 1), window=w, baseline=b)
+
 
 def _fmt_usd(x: float) -> str:
     for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
@@ -402,35 +408,34 @@ class AlertEngine:
             )
             return msg, {"mass_usd": mass, "score": score, "method": p["method"]}
         if rule.condition == "cascade":
-            w, b = int(p["window"]), int(p["baseline"])
-            ll, ls, close = m.arrays(w + b + 1)
             reads = cascade_read(
-                ll, ls, close, window=w, baseline=b, ratio=float(p["ratio"]),
-                min_usd=float(p["min_usd"]), move_pct=float(p["move_pct"]),
-            )  # fmt: skip
+                m.window(p),
+                ratio=float(p["ratio"]),
+                min_usd=float(p["min_usd"]),
+                move_pct=float(p["move_pct"]),
+            )
             act = [r for r in reads if r.active]
             if not act:
                 return None
             r = max(act, key=lambda x: x.usd)
             msg = (
                 f"{sym}: {r.side} liquidation cascade in progress: {_fmt_usd(r.usd)} in "
-                f"{w} steps ({r.ratio:.1f}x baseline), price {r.move_pct:+.2f}%"
+                f"{int(p['window'])} steps ({r.ratio:.1f}x baseline), price {r.move_pct:+.2f}%"
             )
             return msg, {"reads": [x.to_dict() for x in reads]}
         if rule.condition == "level_break":
             return self._level_break(rule, obs, m, prev_close)
         if rule.condition == "momentum":
-            w, b = int(p["window"]), int(p["baseline"])
-            ll, ls, close = m.arrays(w + b + 1)
-            if close.shape[0] < w + 1:
+            win = m.window(p)
+            if win is None or not win.full:
                 return None
             read = momentum_read(
-                ll, ls, close, window=w, baseline=b, move_pct=float(p["move_pct"]),
-                low_ratio=float(p["low_ratio"]),
-            )  # fmt: skip
+                win, move_pct=float(p["move_pct"]), low_ratio=float(p["low_ratio"])
+            )
             if read.label not in set(p["labels"]):
                 return None
-            msg = f"{sym}: {read.label.replace('_', ' ')} ({read.move_pct:+.2f}% in {w} steps)"
+            move = f"{read.move_pct:+.2f}% in {int(p['window'])} steps"
+            msg = f"{sym}: {read.label.replace('_', ' ')} ({move})"
             return msg, read.to_dict()
         return None  # pragma: no cover - conditions are validated
 

@@ -39,6 +39,7 @@ from liqscope.model.config import ModelConfig
 from liqscope.model.estimator import EstimateResult, Heatmap, estimate
 from liqscope.model.steps import Steps
 from liqscope.signals.clusters import bands, rolling_sigma
+from liqscope.store.base import LiquidationQuery
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -562,7 +563,7 @@ def _after(wm: WindowMaps, t0: int) -> WindowMaps:
 
 def realized_from_store(store: Any, venue: str, symbol: str, t0: int, t1: int) -> Realized:
     """Realized liquidations of one market from the store."""
-    rows = store.liquidations([venue], symbol, t0, t1)
+    rows = store.liquidations(LiquidationQuery([venue], symbol, t0, t1))
     return Realized(
         np.array([r.ts for r in rows], dtype=np.int64),
         np.array([r.price for r in rows], dtype=np.float64),

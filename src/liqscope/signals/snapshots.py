@@ -7,12 +7,11 @@ configuration and the model version, so a backtest can use only what was known t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 
 from liqscope.domain.errors import InputError
 from liqscope.model.config import MODEL_VERSION
@@ -25,7 +24,7 @@ from liqscope.store.base import SnapshotRecord
 class SnapshotStore(Protocol):
     """What snapshots are saved to and read from: a store, or a ``SignalStore``."""
 
-    def save_snapshots(self, snapshots: list[SnapshotRecord]) -> int: ...
+    def save_snapshots(self, snapshots: Sequence[SnapshotRecord]) -> int: ...
     def snapshots(
         self, venue: str, symbol: str, preset: str, t0: int, t1: int
     ) -> list[SnapshotRecord]: ...
@@ -34,20 +33,15 @@ class SnapshotStore(Protocol):
     ) -> SnapshotRecord | None: ...
 
 
-@dataclass(frozen=True, eq=False)
-class Snapshot:
-    venue: str
-    symbol: str
-    preset: str
-    ts: int
-    """When the map was known (end of its column), epoch ms."""
-    price: float
-    grid: PriceGrid
-    leverages: tuple[float, ...]
-    levels: NDArray[np.float32]
-    """``[n_tiers, 2, n_buckets]`` USD; side 0 = long."""
-    model_version: str = MODEL_VERSION
-    config: dict[str, Any] = field(default_factory=dict)
+class Snapshot(SnapshotRecord):
+    """A stored snapshot (``ts`` = when the map was known, the end of its column) with its
+    grid and its levels as a :class:`LevelMap`."""
+
+    __slots__ = ()
+
+    @property
+    def grid(self) -> PriceGrid:
+        return PriceGrid(self.grid_origin, self.grid_step, self.grid_n)
 
     def level_map(self, tiers: Iterable[float] | None = None) -> LevelMap:
         idx = list(range(len(self.leverages)))
@@ -56,41 +50,13 @@ class Snapshot:
             idx = [i for i, lev in enumerate(self.leverages) if lev in want]
         lv = self.levels[idx].astype(np.float64)
         return LevelMap(
-            self.price, self.grid.origin, self.grid.step, lv[:, 0], lv[:, 1],
+            self.price, self.grid_origin, self.grid_step, lv[:, 0], lv[:, 1],
             tuple(self.leverages[i] for i in idx), self.ts,
         )  # fmt: skip
 
-    def to_record(self) -> SnapshotRecord:
-        """The stored form."""
-        return SnapshotRecord(
-            venue=self.venue,
-            symbol=self.symbol,
-            preset=self.preset,
-            ts=self.ts,
-            price=self.price,
-            model_version=self.model_version,
-            grid_origin=self.grid.origin,
-            grid_step=self.grid.step,
-            grid_n=self.grid.n,
-            leverages=tuple(self.leverages),
-            config=self.config,
-            levels=np.ascontiguousarray(self.levels, dtype=np.float32),
-        )
-
     @classmethod
     def from_record(cls, r: SnapshotRecord) -> Snapshot:
-        return cls(
-            venue=r.venue,
-            symbol=r.symbol,
-            preset=r.preset,
-            ts=r.ts,
-            price=r.price,
-            grid=PriceGrid(r.grid_origin, r.grid_step, r.grid_n),
-            leverages=r.leverages,
-            levels=r.levels,
-            model_version=r.model_version,
-            config=dict(r.config),
-        )
+        return cls(**{f.name: getattr(r, f.name) for f in fields(SnapshotRecord)})
 
 
 def take_snapshots(hm: Heatmap, every_ms: int) -> list[Snapshot]:
@@ -113,11 +79,13 @@ def take_snapshots(hm: Heatmap, every_ms: int) -> list[Snapshot]:
                 preset=hm.preset,
                 ts=int(ends[c]),
                 price=float(hm.column_close[c]),
-                grid=hm.grid,
-                leverages=hm.leverages,
-                levels=np.array(hm.snapshots[c], dtype=np.float32),
                 model_version=version,
+                grid_origin=hm.grid.origin,
+                grid_step=hm.grid.step,
+                grid_n=hm.grid.n,
+                leverages=tuple(hm.leverages),
                 config=cfg,
+                levels=np.array(hm.snapshots[c], dtype=np.float32),
             )
         )
     return out
@@ -125,7 +93,7 @@ def take_snapshots(hm: Heatmap, every_ms: int) -> list[Snapshot]:
 
 def save_snapshots(store: SnapshotStore, snaps: Iterable[Snapshot]) -> int:
     """Store snapshots (one transaction); returns how many."""
-    return store.save_snapshots([s.to_record() for s in snaps])
+    return store.save_snapshots(list(snaps))
 
 
 def load_snapshots(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from liqscope.store import open_store
-from liqscope.store.base import AlertRecord, SnapshotRecord
+from liqscope.store.base import NEWEST_ALERTS, AlertQuery, AlertRecord, SnapshotRecord
 
 _ALERT_KEYS = ("id", "rule_id", "venue", "symbol", "condition", "ts", "fired_ms", "message")
 
@@ -57,19 +57,10 @@ class SignalStore:
         with self._lock:
             return self._store.write_alert(record)
 
-    def alerts(
-        self,
-        *,
-        limit: int = 100,
-        symbol: str | None = None,
-        rule_id: str | None = None,
-        since_ms: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Stored alerts, newest first."""
+    def alerts(self, query: AlertQuery = NEWEST_ALERTS) -> list[dict[str, Any]]:
+        """Stored alerts of ``query``, newest first, as dictionaries (:func:`alert_dict`)."""
         with self._lock:
-            rows = self._store.alerts(
-                limit=limit, symbol=symbol or None, rule_id=rule_id or None, since_ms=since_ms
-            )
+            rows = self._store.alerts(query)
         return [alert_dict(r) for r in rows]
 
     # ------------------------------------------------------------------ snapshots

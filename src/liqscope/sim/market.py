@@ -32,52 +32,13 @@ from liqscope.domain.liqprice import liquidation_price, position_measure, ratio_
 from liqscope.domain.registry import default_tiers, instrument
 from liqscope.domain.tiers import TierTable
 from liqscope.domain.types import Side
-from liqscope.sim.config import (
-    BLOCK_S,
-    EXIT_HAZARD,
-    EXIT_LIQ,
-    EXIT_SL,
-    EXIT_TP,
-    F64,
-    FUNDING_INTERVAL_MS,
-    I8,
-    I64,
-    MEANREV,
-    NOISE,
-    OPEN,
-    PASSIVE,
-    TREND,
-    DriverPath,
-    Positions,
-    Regime,
-    SimConfig,
-)
+from liqscope.sim.config import BLOCK_S, F64, DriverPath, Positions, Regime, SimConfig
 from liqscope.sim.crowd import draw_exits, draw_leverage, draw_lifetime, draw_sizes, regime_arrays
 from liqscope.sim.kernel import initial_state, log_fair, maker_position, run_kernel
 from liqscope.sim.trace import TraceChunk
 
-__all__ = [
-    "BLOCK_S",
-    "EXIT_HAZARD",
-    "EXIT_LIQ",
-    "EXIT_SL",
-    "EXIT_TP",
-    "F64",
-    "FUNDING_INTERVAL_MS",
-    "I8",
-    "I64",
-    "MEANREV",
-    "NOISE",
-    "OPEN",
-    "PASSIVE",
-    "TREND",
-    "DriverPath",
-    "Market",
-    "Positions",
-    "Regime",
-    "SimConfig",
-    "max_leverage",
-]
+# Market's own API, with the config types it takes and returns (constants: ``sim.config``)
+__all__ = ["DriverPath", "Market", "Positions", "Regime", "SimConfig", "max_leverage"]
 
 
 def max_leverage(instrument: Instrument, tiers: TierTable, qty: float, price: float) -> float:
@@ -421,14 +382,7 @@ class Market:
                 arrays[name] = np.concatenate([p[name] for p in parts]).astype(dt, copy=False)
             else:
                 arrays[name] = np.zeros(0, dt)
-        return TraceChunk(
-            venue=self.config.venue,
-            symbol=self.config.symbol,
-            instrument=self.instrument,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            **arrays,
-        )
+        return TraceChunk.of(self.instrument, start_ms, end_ms, **arrays)
 
 
 _AR_KEYS = (

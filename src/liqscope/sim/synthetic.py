@@ -10,22 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from liqscope.domain.intervals import MINUTE_MS
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
+from liqscope.model.steps import F64, Bars
 
 
-@dataclass
-class _Series:
-    ts: I64
-    open: F64
-    high: F64
-    low: F64
-    close: F64
-    volume: F64
+@dataclass(frozen=True)
+class _Series(Bars):
     oi: F64
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,11 +62,11 @@ class TraceChunk:
             for f in fields(TraceChunk)
             if isinstance(getattr(first, f.name), np.ndarray)
         }
+        return TraceChunk.of(first.instrument, first.start_ms, chunks[-1].end_ms, **arrays)
+
+    @staticmethod
+    def of(instrument: Instrument, start_ms: int, end_ms: int, **arrays: Any) -> TraceChunk:
+        """The chunk of ``instrument`` (its venue and symbol) over [start_ms, end_ms)."""
         return TraceChunk(
-            venue=first.venue,
-            symbol=first.symbol,
-            instrument=first.instrument,
-            start_ms=first.start_ms,
-            end_ms=chunks[-1].end_ms,
-            **arrays,
+            instrument.venue, instrument.symbol, instrument, start_ms, end_ms, **arrays
         )

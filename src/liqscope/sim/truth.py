@@ -17,20 +17,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from liqscope.domain.instruments import Instrument
 from liqscope.domain.liqprice import liquidation_price
-from liqscope.domain.records import Columns
 from liqscope.domain.tiers import TierTable
 from liqscope.domain.types import Side
 from liqscope.model.grid import PriceGrid
+from liqscope.model.steps import F64, Bars
 from liqscope.model.steps import Steps as ModelSteps
 from liqscope.sim.market import Positions
 from liqscope.sim.trace import TraceChunk
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 #: Leverage tiers [edge_k, edge_k+1) used when none are given.
 DEFAULT_LEVERAGE_EDGES: tuple[float, ...] = (1.0, 5.0, 10.0, 25.0, 50.0, 100.0, np.inf)
@@ -132,17 +128,11 @@ def recompute_liquidation_prices(
 
 
 @dataclass(frozen=True)
-class MinuteSteps(Columns):
+class MinuteSteps(Bars):
     """Fixed-length steps built from public data. OHLC comes from trades (last price); a step
     without trades repeats the previous close with zero volume. ``oi_base`` is the OI row of the
     step's last second. ``mark_*`` come from the per-second mark rows."""
 
-    ts: I64
-    open: F64
-    high: F64
-    low: F64
-    close: F64
-    volume: F64
     taker_buy_volume: F64
     oi_base: F64
     mark_high: F64

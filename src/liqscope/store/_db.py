@@ -10,7 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, Self
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self
 
 from liqscope.domain.clock import Clock
 from liqscope.domain.errors import StoreError
@@ -19,10 +20,21 @@ Row = tuple[Any, ...]
 Params = Sequence[Any]
 
 
+class Connection(Protocol):
+    """What the shared code calls on a driver's connection (in autocommit mode)."""
+
+    def execute(self, sql: str, /) -> object: ...
+
+
 class SqlBase(ABC):
     """Driver primitives and the one transaction implementation."""
 
+    BEGIN: ClassVar[str] = "BEGIN"
+    """The statement opening a transaction."""
+    _conn: Connection
     _clock: Clock
+    _url: str
+    """What the store was opened with: a file path or a server URL."""
     _depth: int = 0
     DRIVER_ERRORS: ClassVar[tuple[type[Exception], ...]]
     """Driver errors reported as :class:`StoreError`."""
@@ -49,12 +61,18 @@ class SqlBase(ABC):
             what = action or ("write" if self._depth else "read")
             raise self._fail(what, exc) from exc
 
-    # ------------------------------------------------------------------ driver primitives
+    # ------------------------------------------------------------------ where it is
     @property
-    @abstractmethod
     def location(self) -> str:
-        """Where the store is (a file path, or a URL without its password)."""
+        """Where the store is, for messages (a server's URL without its password)."""
+        return self._url
 
+    @property
+    def path(self) -> Path:
+        """``location`` as a path (a server store's is no file: for messages only)."""
+        return Path(self.location)
+
+    # ------------------------------------------------------------------ driver primitives
     @abstractmethod
     def _all(self, sql: str, params: Params = ()) -> list[Row]:
         """Every row of a query."""
@@ -77,11 +95,13 @@ class SqlBase(ABC):
     def _insert_liquidations(self, rows: Sequence[Row]) -> int:
         """Insert liquidation rows (``LIQ_COLUMNS`` order), giving new ones the next seqs."""
 
-    @abstractmethod
-    def _begin(self) -> None: ...
+    def _begin(self) -> None:
+        with self._errors("begin"):
+            self._conn.execute(self.BEGIN)
 
-    @abstractmethod
-    def _commit(self) -> None: ...
+    def _commit(self) -> None:
+        with self._errors("commit"):
+            self._conn.execute("COMMIT")
 
     @abstractmethod
     def _rollback_if_open(self) -> None:

@@ -11,7 +11,8 @@ from liqscope.domain.errors import InputError
 from liqscope.domain.intervals import DAY_MS
 from liqscope.store._db import SqlBase
 from liqscope.store._reads import LAST_SEQ_SQL, where
-from liqscope.store.base import TABLES
+from liqscope.store._writes import EVENT_COLUMNS
+from liqscope.store.base import EXPORT_ALL, ExportQuery
 from liqscope.store.positions import POSITION_RETENTION, with_positions
 
 RETENTION_COLUMN: dict[str, str] = {
@@ -27,36 +28,6 @@ RETENTION_COLUMN: dict[str, str] = {
     **POSITION_RETENTION,
 }
 """Tables retention applies to, and the time column it compares."""
-
-EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "liquidations": (
-        "venue",
-        "symbol",
-        "ts",
-        "side",
-        "qty",
-        "price",
-        "price_kind",
-        "notional_usd",
-        "sampled",
-    ),
-    "trades": ("venue", "symbol", "ts", "trade_id", "price", "qty", "taker_side"),
-    "candles": (
-        "venue",
-        "symbol",
-        "ts",
-        "interval_ms",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        "taker_buy_volume",
-        "closed",
-    ),
-    "open_interest": ("venue", "symbol", "ts", "oi_base", "oi_usd"),
-    "marks": ("venue", "symbol", "ts", "mark", "index_price", "funding_rate"),
-}
 
 
 class MaintenanceMixin(SqlBase):
@@ -95,24 +66,18 @@ class MaintenanceMixin(SqlBase):
                 deleted[table] = deleted.get(table, 0) + max(n, 0)
         return deleted
 
-    def export_parquet(
-        self,
-        out_dir: Path,
-        tables: Sequence[str] = TABLES,
-        venue: str | None = None,
-        symbol: str | None = None,
-    ) -> list[Path]:
+    def export_parquet(self, out_dir: Path, query: ExportQuery = EXPORT_ALL) -> list[Path]:
         """Write ``<out>/<table>/venue=V/symbol=S/date=YYYY-MM-DD/part-0.parquet`` files.
 
         Partition columns are in the path, not in the files. Returns the files written.
         """
-        for table in tables:
-            if table not in EXPORT_COLUMNS:
+        for table in query.tables:
+            if table not in EVENT_COLUMNS:
                 raise InputError(f"cannot export table {table!r}")
         written: list[Path] = []
-        cond, params = where(("venue = ?", venue), ("symbol = ?", symbol))
-        for table in tables:
-            data_cols = EXPORT_COLUMNS[table][2:]
+        cond, params = where(("venue = ?", query.venue), ("symbol = ?", query.symbol))
+        for table in query.tables:
+            data_cols = EVENT_COLUMNS[table][2:]
             pairs = self._all(
                 f"SELECT DISTINCT venue, symbol FROM {table}{cond} ORDER BY venue, symbol", params
             )

@@ -16,17 +16,18 @@ from liqscope.domain.types import ContractType, PriceKind, Side
 from liqscope.store._db import Params, Row, SqlBase
 from liqscope.store._writes import ALERT_COLUMNS, LIQ_COLUMNS, SNAPSHOT_CODEC, SNAPSHOT_COLUMNS
 from liqscope.store.base import (
+    NEWEST_ALERTS,
     TABLES,
+    TS_MAX,
+    AlertQuery,
     AlertRecord,
     Gap,
     ImportRecord,
+    LiquidationQuery,
     MessageStats,
     RawFrame,
     SnapshotRecord,
 )
-
-TS_MAX = 2**62
-"""An open upper time bound that both backends' integers hold."""
 
 LAST_SEQ_SQL = (
     "SELECT COALESCE((SELECT MAX(seq) FROM liquidations), 0), "
@@ -86,45 +87,30 @@ class ReadMixin(SqlBase):
         )
         return None if row is None else ImportRecord(*row)
 
-    def liquidations(
-        self,
-        venues: Sequence[str],
-        symbol: str | None,
-        t0: int,
-        t1: int,
-        min_notional_usd: float = 0.0,
-    ) -> list[Liquidation]:
-        """Liquidations with ``t0 <= ts < t1`` ordered by time; no venues = all venues."""
-        return [r for _, r in self.liquidation_rows(venues, symbol, t0, t1, min_notional_usd)]
+    def liquidations(self, query: LiquidationQuery) -> list[Liquidation]:
+        """The liquidations of ``query`` (see :class:`LiquidationQuery`)."""
+        return [r for _, r in self.liquidation_rows(query)]
 
-    def liquidation_rows(
-        self,
-        venues: Sequence[str],
-        symbol: str | None,
-        t0: int,
-        t1: int,
-        min_notional_usd: float = 0.0,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[tuple[int, Liquidation]]:
-        """``(seq, liquidation)`` with ``t0 <= ts < t1`` ordered by time (newest first when
-        asked), at most ``limit``; no venues = all venues."""
+    def liquidation_rows(self, query: LiquidationQuery) -> list[tuple[int, Liquidation]]:
+        """``(seq, liquidation)`` of ``query``; ties in time ordered by venue, symbol, side
+        and seq (reversed too when newest first)."""
+        q = query
         sql = (
             f"SELECT seq, {LIQ_COLUMNS} FROM liquidations "
             "WHERE ts >= ? AND ts < ? AND notional_usd >= ?"
         )
-        params: list[Any] = [max(t0, -TS_MAX), min(t1, TS_MAX), min_notional_usd]
-        if venues:
-            sql += f" AND venue IN ({','.join('?' * len(venues))})"
-            params.extend(venues)
-        if symbol is not None:
+        params: list[Any] = [max(q.t0, -TS_MAX), min(q.t1, TS_MAX), q.min_notional_usd]
+        if q.venues:
+            sql += f" AND venue IN ({','.join('?' * len(q.venues))})"
+            params.extend(q.venues)
+        if q.symbol is not None:
             sql += " AND symbol = ?"
-            params.append(symbol)
-        order = " DESC" if newest_first else ""
+            params.append(q.symbol)
+        order = " DESC" if q.newest_first else ""
         sql += f" ORDER BY ts{order}, venue{order}, symbol{order}, side{order}, seq{order}"
-        if limit is not None:
+        if q.limit is not None:
             sql += " LIMIT ?"
-            params.append(max(int(limit), 0))
+            params.append(max(int(q.limit), 0))
         return [(int(row[0]), _liquidation(row[1:])) for row in self._all(sql, params)]
 
     def liquidations_after(self, seq: int, limit: int = 10_000) -> list[tuple[int, Liquidation]]:
@@ -183,11 +169,12 @@ class ReadMixin(SqlBase):
             out.append(last)
 
     def candle_range(self, venue: str, symbol: str, interval_ms: int) -> tuple[int, int] | None:
-        """First and last open time of a market's candles of one interval, or None."""
+        """First and last open time of a market's candles of one interval, or None (two
+        index seeks: MIN and MAX in one select would scan the market's candles)."""
+        one = "FROM candles WHERE venue = ? AND symbol = ? AND interval_ms = ?"
         row = self._one(
-            "SELECT MIN(ts), MAX(ts) FROM candles WHERE venue = ? AND symbol = ? "
-            "AND interval_ms = ?",
-            (venue, symbol, interval_ms),
+            f"SELECT (SELECT MIN(ts) {one}), (SELECT MAX(ts) {one})",
+            (venue, symbol, interval_ms) * 2,
         )
         if row is None or row[0] is None or row[1] is None:
             return None
@@ -195,16 +182,26 @@ class ReadMixin(SqlBase):
 
     def max_ts(self, table: str, venue: str, symbol: str) -> int | None:
         """Newest event time of a market in an event table (candles: over every interval)."""
+        return self._ts_bound(table, venue, symbol, newest=True)
+
+    def min_ts(self, table: str, venue: str, symbol: str) -> int | None:
+        """Oldest event time of a market in an event table (candles: over every interval),
+        by index seeks; it moves when retention deletes any of the market's rows there."""
+        return self._ts_bound(table, venue, symbol, newest=False)
+
+    def _ts_bound(self, table: str, venue: str, symbol: str, *, newest: bool) -> int | None:
+        """The newest (or oldest) event time of a market in an event table, or None."""
         check_event_table(table)
         if table == "candles":
             ends = [
-                r[1]
+                r[1] if newest else r[0]
                 for iv in self.candle_intervals(venue, symbol)
                 if (r := self.candle_range(venue, symbol, iv)) is not None
             ]
-            return max(ends, default=None)
+            return (max if newest else min)(ends, default=None)
         row = self._one(
-            f"SELECT MAX(ts) FROM {table} WHERE venue = ? AND symbol = ?", (venue, symbol)
+            f"SELECT {'MAX' if newest else 'MIN'}(ts) FROM {table} WHERE venue = ? AND symbol = ?",
+            (venue, symbol),
         )
         return int(row[0]) if row is not None and row[0] is not None else None
 
@@ -273,21 +270,16 @@ class ReadMixin(SqlBase):
         return {m.stream: m.last_received_ms for m in self.message_stats(venue)}
 
     # ------------------------------------------------------------------ signals
-    def alerts(
-        self,
-        *,
-        limit: int = 100,
-        symbol: str | None = None,
-        rule_id: str | None = None,
-        since_ms: int | None = None,
-    ) -> list[AlertRecord]:
-        """Stored alerts, newest first."""
+    def alerts(self, query: AlertQuery = NEWEST_ALERTS) -> list[AlertRecord]:
+        """Stored alerts of ``query``, newest first."""
         cond, params = where(
-            ("symbol = ?", symbol), ("rule_id = ?", rule_id), ("ts >= ?", since_ms)
+            ("symbol = ?", query.symbol),
+            ("rule_id = ?", query.rule_id),
+            ("ts >= ?", query.since_ms),
         )
         rows = self._all(
             f"SELECT id, {ALERT_COLUMNS} FROM alerts{cond} ORDER BY ts DESC, id DESC LIMIT ?",
-            [*params, max(int(limit), 0)],
+            [*params, max(int(query.limit), 0)],
         )
         return [
             AlertRecord(

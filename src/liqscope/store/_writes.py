@@ -21,7 +21,20 @@ from liqscope.store.base import (
 )
 from liqscope.store.guard import check_events
 
-LIQ_COLUMNS = "venue, symbol, ts, side, qty, price, price_kind, notional_usd, sampled"
+EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "liquidations": (
+        "venue", "symbol", "ts", "side", "qty", "price", "price_kind", "notional_usd", "sampled",
+    ),
+    "trades": ("venue", "symbol", "ts", "trade_id", "price", "qty", "taker_side"),
+    "candles": (
+        "venue", "symbol", "ts", "interval_ms", "open", "high", "low", "close", "volume",
+        "taker_buy_volume", "closed",
+    ),
+    "open_interest": ("venue", "symbol", "ts", "oi_base", "oi_usd"),
+    "marks": ("venue", "symbol", "ts", "mark", "index_price", "funding_rate"),
+}  # fmt: skip
+"""The columns of each event table, in the order writes give and exports read them."""
+LIQ_COLUMNS = ", ".join(EVENT_COLUMNS["liquidations"])
 SNAPSHOT_CODEC = "zlib-f32"
 SNAPSHOT_COLUMNS = (
     "venue, symbol, preset, ts, price, model_version, grid_origin, grid_step, grid_n, "
@@ -87,31 +100,36 @@ class WriteMixin(SqlBase):
         with self.transaction():
             return self._insert(table, columns, rows, tail)
 
+    def _write_events_of(
+        self, table: str, events: Sequence[Event], values: Iterable[Row], tail: str = ""
+    ) -> int:
+        """Check ``events``, then write their ``values`` (in ``EVENT_COLUMNS[table]`` order);
+        rows already stored are kept unless ``tail`` says how to update them."""
+        self._checked(events)
+        columns = ", ".join(EVENT_COLUMNS[table])
+        return self._write(table, columns, list(values), tail or "ON CONFLICT DO NOTHING")
+
     def write_trades(self, rows: Sequence[Trade]) -> int:
-        self._checked(rows)
-        return self._write(
+        return self._write_events_of(
             "trades",
-            "venue, symbol, trade_id, ts, price, qty, taker_side",
-            [
-                (r.venue, r.symbol, r.trade_id, r.ts, r.price, r.qty, int(r.taker_side))
+            rows,
+            (
+                (r.venue, r.symbol, r.ts, r.trade_id, r.price, r.qty, int(r.taker_side))
                 for r in rows
-            ],
-            "ON CONFLICT DO NOTHING",
+            ),
         )
 
     def write_candles(self, rows: Sequence[Candle]) -> int:
         """Insert candles; a stored open candle is replaced by a newer one (open or closed)."""
-        self._checked(rows)
-        return self._write(
+        return self._write_events_of(
             "candles",
-            "venue, symbol, interval_ms, ts, open, high, low, close, volume, taker_buy_volume, "
-            "closed",
-            [
+            rows,
+            (
                 (
                     r.venue,
                     r.symbol,
-                    r.interval_ms,
                     r.ts,
+                    r.interval_ms,
                     r.open,
                     r.high,
                     r.low,
@@ -121,7 +139,7 @@ class WriteMixin(SqlBase):
                     int(r.closed),
                 )
                 for r in _candle_batch(rows)
-            ],
+            ),
             "ON CONFLICT (venue, symbol, interval_ms, ts) DO UPDATE SET "
             "open=excluded.open, high=excluded.high, low=excluded.low, close=excluded.close, "
             "volume=excluded.volume, taker_buy_volume=excluded.taker_buy_volume, "
@@ -129,21 +147,15 @@ class WriteMixin(SqlBase):
         )
 
     def write_open_interest(self, rows: Sequence[OpenInterest]) -> int:
-        self._checked(rows)
-        return self._write(
-            "open_interest",
-            "venue, symbol, ts, oi_base, oi_usd",
-            [(r.venue, r.symbol, r.ts, r.oi_base, r.oi_usd) for r in rows],
-            "ON CONFLICT DO NOTHING",
+        return self._write_events_of(
+            "open_interest", rows, ((r.venue, r.symbol, r.ts, r.oi_base, r.oi_usd) for r in rows)
         )
 
     def write_marks(self, rows: Sequence[MarkPrice]) -> int:
-        self._checked(rows)
-        return self._write(
+        return self._write_events_of(
             "marks",
-            "venue, symbol, ts, mark, index_price, funding_rate",
-            [(r.venue, r.symbol, r.ts, r.mark, r.index, r.funding_rate) for r in rows],
-            "ON CONFLICT DO NOTHING",
+            rows,
+            ((r.venue, r.symbol, r.ts, r.mark, r.index, r.funding_rate) for r in rows),
         )
 
     def write_events(self, events: Iterable[Event]) -> WriteCounts:

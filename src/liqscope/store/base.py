@@ -38,6 +38,56 @@ TABLES: tuple[str, ...] = ("liquidations", "trades", "candles", "open_interest",
 
 Float32Array = npt.NDArray[np.float32]
 
+TS_MAX = 2**62
+"""An open upper time bound that both backends' integers hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationQuery:
+    """Which stored liquidations to read: ``t0 <= ts < t1`` on ``venues`` (empty: all) for
+    ``symbol`` (None: all), of at least ``min_notional_usd``, ordered by time (newest first
+    when asked), at most ``limit`` (None: no limit)."""
+
+    venues: Sequence[str] = ()
+    symbol: str | None = None
+    t0: int = 0
+    t1: int = TS_MAX
+    min_notional_usd: float = 0.0
+    limit: int | None = None
+    newest_first: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "venues", tuple(self.venues))
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Which stored alerts to read (newest first): at most ``limit``, of one ``symbol`` and
+    one ``rule_id`` when given, fired for events at or after ``since_ms`` when given."""
+
+    limit: int = 100
+    symbol: str | None = None
+    rule_id: str | None = None
+    since_ms: int | None = None
+
+
+NEWEST_ALERTS = AlertQuery()
+"""The newest 100 alerts of every symbol and rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportQuery:
+    """What :meth:`Store.export_parquet` writes: event ``tables``, of one ``venue`` and one
+    ``symbol`` when given."""
+
+    tables: Sequence[str] = TABLES
+    venue: str | None = None
+    symbol: str | None = None
+
+
+EXPORT_ALL = ExportQuery()
+"""Every event table of every market."""
+
 
 @dataclass(frozen=True, slots=True)
 class Gap:
@@ -165,7 +215,19 @@ class Coverage:
 
 
 @dataclass(frozen=True, slots=True)
-class Steps(Columns):
+class OhlcvColumns(Columns):
+    """Prices and volumes per step, one array each (all the same length)."""
+
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    taker_buy_volume: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Steps(OhlcvColumns):
     """Per-step arrays in the estimator's layout (all the same length).
 
     ``ts`` is each step's open time. Prices are NaN for steps without market data,
@@ -177,12 +239,6 @@ class Steps(Columns):
 
     interval_ms: int
     ts: IntArray
-    open: FloatArray
-    high: FloatArray
-    low: FloatArray
-    close: FloatArray
-    volume: FloatArray
-    taker_buy_volume: FloatArray
     oi_base: FloatArray
     liq_long_usd: FloatArray
     liq_short_usd: FloatArray
@@ -258,25 +314,9 @@ class Store(Protocol):
 
     # -- reads --
     def imported(self, sha256: str) -> ImportRecord | None: ...
-    def liquidations(
-        self,
-        venues: Sequence[str],
-        symbol: str | None,
-        t0: int,
-        t1: int,
-        min_notional_usd: float = 0.0,
-    ) -> list[Liquidation]: ...
-    def liquidation_rows(
-        self,
-        venues: Sequence[str],
-        symbol: str | None,
-        t0: int,
-        t1: int,
-        min_notional_usd: float = 0.0,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[tuple[int, Liquidation]]:
-        """``(seq, liquidation)`` in a time range, oldest (or newest) first, at most ``limit``."""
+    def liquidations(self, query: LiquidationQuery) -> list[Liquidation]: ...
+    def liquidation_rows(self, query: LiquidationQuery) -> list[tuple[int, Liquidation]]:
+        """``(seq, liquidation)`` of ``query`` (see :class:`LiquidationQuery`)."""
         ...
 
     def liquidations_after(self, seq: int, limit: int = 10_000) -> list[tuple[int, Liquidation]]:
@@ -303,6 +343,10 @@ class Store(Protocol):
         """Newest event time of a market in an event table, or None."""
         ...
 
+    def min_ts(self, table: str, venue: str, symbol: str) -> int | None:
+        """Oldest event time of a market in an event table, or None."""
+        ...
+
     def candles(
         self, venue: str, symbol: str, interval_ms: int, t0: int, t1: int
     ) -> list[Candle]: ...
@@ -317,15 +361,8 @@ class Store(Protocol):
         """Last received time per stream of ``venue``."""
         ...
 
-    def alerts(
-        self,
-        *,
-        limit: int = 100,
-        symbol: str | None = None,
-        rule_id: str | None = None,
-        since_ms: int | None = None,
-    ) -> list[AlertRecord]:
-        """Stored alerts, newest first."""
+    def alerts(self, query: AlertQuery = NEWEST_ALERTS) -> list[AlertRecord]:
+        """Stored alerts of ``query``, newest first."""
         ...
 
     def snapshots(
@@ -347,13 +384,7 @@ class Store(Protocol):
     # -- maintenance --
     def delete_older_than(self, days: int | Mapping[str, int], now_ms: int) -> dict[str, int]: ...
     def integrity_check(self) -> list[str]: ...
-    def export_parquet(
-        self,
-        out_dir: Path,
-        tables: Sequence[str] = TABLES,
-        venue: str | None = None,
-        symbol: str | None = None,
-    ) -> list[Path]: ...
+    def export_parquet(self, out_dir: Path, query: ExportQuery = EXPORT_ALL) -> list[Path]: ...
 
     # -- trades --
     def trades(self, venue: str, symbol: str, t0: int, t1: int) -> list[Trade]:
@@ -362,15 +393,22 @@ class Store(Protocol):
 
 
 __all__ = [
+    "EXPORT_ALL",
+    "NEWEST_ALERTS",
     "TABLES",
+    "TS_MAX",
+    "AlertQuery",
     "AlertRecord",
     "Coverage",
+    "ExportQuery",
     "Float32Array",
     "FloatArray",
     "Gap",
     "ImportRecord",
     "IntArray",
+    "LiquidationQuery",
     "MessageStats",
+    "OhlcvColumns",
     "RawFrame",
     "SnapshotRecord",
     "Steps",

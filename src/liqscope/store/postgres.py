@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -54,6 +53,7 @@ class PostgresStore(WriteMixin, SummaryMixin, MaintenanceMixin):
 
     DRIVER_ERRORS = (psycopg.Error,)
     BUG_ERRORS = (psycopg.ProgrammingError, psycopg.InterfaceError)
+    _conn: psycopg.Connection[Row]
 
     def __init__(
         self,
@@ -111,18 +111,9 @@ class PostgresStore(WriteMixin, SummaryMixin, MaintenanceMixin):
 
     # ------------------------------------------------------------------ basics
     @property
-    def path(self) -> Path:
-        """Not a file: the URL (without password) as a path, for messages only."""
-        return Path(self.location)
-
-    @property
     def location(self) -> str:
+        """The URL without its password."""
         return redact(self._url)
-
-    @property
-    def url(self) -> str:
-        """What ``open_store`` takes to open this store again."""
-        return self._url
 
     _closed = False
 
@@ -301,12 +292,7 @@ class PostgresStore(WriteMixin, SummaryMixin, MaintenanceMixin):
 
     def _begin(self) -> None:
         self._reconnect_if_lost()
-        with self._errors("begin"):
-            self._conn.execute("BEGIN")
-
-    def _commit(self) -> None:
-        with self._errors("commit"):
-            self._conn.execute("COMMIT")
+        super()._begin()
 
     def _rollback_if_open(self) -> None:
         self._staged.clear()  # staging tables created in the rolled-back transaction are gone

@@ -6,7 +6,7 @@ Used by the SQL backends to build estimator steps and by the realized-liquidatio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +17,7 @@ from liqscope.domain.intervals import (
     WEEK_MS,
 )
 from liqscope.domain.records import Columns
-from liqscope.store.base import FloatArray, IntArray, Steps
+from liqscope.store.base import FloatArray, IntArray, OhlcvColumns, Steps
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -99,15 +99,10 @@ def realized(
 
 
 @dataclass(frozen=True, slots=True)
-class Ohlcv:
-    """OHLCV per grid step; NaN prices and zero volume where there was no data."""
+class Ohlcv(OhlcvColumns):
+    """OHLCV per grid step; NaN prices and zero volume where there was no data
+    (``present`` False)."""
 
-    open: FloatArray
-    high: FloatArray
-    low: FloatArray
-    close: FloatArray
-    volume: FloatArray
-    taker_buy_volume: FloatArray
     present: BoolArray
 
 
@@ -211,15 +206,11 @@ def assemble_steps(
     """The :class:`~liqscope.store.base.Steps` of a grid from its parts: prices and volumes,
     open interest as of each step's close, realized liquidations (every backend and the lake
     read their rows their own way, then meet here)."""
+    prices = {f.name: getattr(ohlcv, f.name) for f in fields(OhlcvColumns)}
     return Steps(
+        **prices,
         interval_ms=interval_ms,
         ts=grid_ts,
-        open=ohlcv.open,
-        high=ohlcv.high,
-        low=ohlcv.low,
-        close=ohlcv.close,
-        volume=ohlcv.volume,
-        taker_buy_volume=ohlcv.taker_buy_volume,
         oi_base=oi_base,
         liq_long_usd=bars.long_usd,
         liq_short_usd=bars.short_usd,

@@ -5,13 +5,15 @@ only what may have changed since the cache's last read of that market and step: 
 from the last stored candle / open-interest point on, and the liquidations stored since
 (by insertion sequence, so a row stored late for an old step is counted too). Rows written
 *before* those points (a back-fill of old candles) are picked up by the full re-read the
-cache does every ``full_every_s``.
+cache does every ``full_every_s``; rows deleted by retention at once (the market's oldest
+stored times, :func:`first_stored`, moved).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -21,9 +23,26 @@ from liqscope.domain.events import Liquidation
 from liqscope.domain.types import Side
 from liqscope.model.steps import Steps as ModelSteps
 from liqscope.store import queries
-from liqscope.store.base import Steps, Store
+from liqscope.store.base import LiquidationQuery, Steps, Store
 
-__all__ = ["StepsCache", "read_steps", "stored_candle_span"]
+__all__ = [
+    "StepsCache",
+    "StepsRead",
+    "first_stored",
+    "read_steps",
+    "read_venue_steps",
+    "stored_candle_span",
+]
+
+_FIRST_TABLES = ("candles", "open_interest", "liquidations")
+
+
+def first_stored(store: Store, venue: str, symbol: str) -> tuple[int, int, int]:
+    """The oldest stored time of a market's candles, open interest and liquidations (-1:
+    none), by index seeks. Retention deletes the oldest rows, so any deletion moves one."""
+    firsts = (store.min_ts(table, venue, symbol) for table in _FIRST_TABLES)
+    a, b, c = (-1 if t is None else t for t in firsts)
+    return a, b, c
 
 
 def stored_candle_span(store: Store, venue: str, symbol: str) -> tuple[int, int] | None:
@@ -55,6 +74,27 @@ def read_steps(
     return cache.steps(store, venue, symbol, t0, t1, interval_ms).to_model(venue, symbol)
 
 
+StepsRead = Callable[[str, str, int, int, int], ModelSteps | None]
+"""``(venue, native, t0, t1, interval_ms) -> steps or None``: :func:`read_steps` on a store,
+or a history lake's reader."""
+
+
+def read_venue_steps(
+    natives: Iterable[tuple[str, str]], t0: int, t1: int, interval_ms: int, read: StepsRead
+) -> tuple[list[ModelSteps], dict[str, str]]:
+    """The steps of each ``(venue, native symbol)`` on ``[t0, t1)`` read by ``read``, and the
+    venues left out (fewer than two usable steps) as ``{venue: reason}``."""
+    out: list[ModelSteps] = []
+    skipped: dict[str, str] = {}
+    for venue, native in natives:
+        steps = read(venue, native, t0, t1, interval_ms)
+        if steps is None:
+            skipped[venue] = f"{native}: fewer than two steps with both prices and OI"
+        else:
+            out.append(steps)
+    return out, skipped
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     steps: Steps
@@ -62,6 +102,7 @@ class _Entry:
     tail_ms: int  # steps from here on may change with rows stored after the read
     intervals: tuple[int, ...]
     read_at: float  # monotonic time of the last full read
+    first: tuple[int, int, int]  # the oldest stored times (first_stored) when read
 
 
 class StepsCache:
@@ -93,9 +134,10 @@ class StepsCache:
         seq = store.last_liquidation_seq()  # before any read: rows after it wait for next time
         tail_ms = self._tail_ms(store, venue, symbol, interval_ms)
         intervals = tuple(store.candle_intervals(venue, symbol))
+        first = first_stored(store, venue, symbol)  # moved: retention deleted rows
         fresh = held is not None and time.monotonic() - held.read_at < self.full_every_s
         out: Steps | None = None
-        if held is not None and fresh and held.intervals == intervals:
+        if held is not None and fresh and (held.intervals, held.first) == (intervals, first):
             out = self._extend(store, held, venue, symbol, g0, t1, seq)
         if out is None:
             out = self._counted(
@@ -108,7 +150,7 @@ class StepsCache:
             self.tail_reads += 1
         with self._lock:
             self._items.pop(key, None)
-            self._items[key] = _Entry(out, seq, tail_ms, intervals, read_at)
+            self._items[key] = _Entry(out, seq, tail_ms, intervals, read_at, first)
             while len(self._items) > self.max_items:
                 self._items.pop(next(iter(self._items)))
         return out
@@ -128,7 +170,11 @@ class StepsCache:
         if not len(st):
             return st
         lo, hi = int(st.ts[0]), int(st.ts[-1]) + st.interval_ms
-        rows = [r for s, r in store.liquidation_rows([venue], symbol, lo, hi) if s <= seq]
+        rows = [
+            r
+            for s, r in store.liquidation_rows(LiquidationQuery([venue], symbol, lo, hi))
+            if s <= seq
+        ]
         return _with_liquidations(st, rows, zero=True)
 
     def _extend(

@@ -8,6 +8,8 @@ store is always at exactly one version. Never edit a released migration: append 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from liqscope.domain.errors import InputError
 
@@ -156,6 +158,28 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(got[0]) if got and got[0] is not None else 0
 
 
+def upgrade(
+    version: int,
+    migrations: Sequence[Sequence[str]],
+    execute: Callable[[str, Sequence[Any]], object],
+    now_ms: int,
+) -> int:
+    """Run the ``migrations`` (one dialect's statements of each version) that a store at
+    ``version`` lacks, recording each version after its statements, through ``execute``
+    inside the caller's transaction; a store newer than this code is refused. Returns the
+    version reached."""
+    if version > SCHEMA_VERSION:
+        raise InputError(
+            f"store schema version {version} is newer than this liqscope "
+            f"understands ({SCHEMA_VERSION}); upgrade liqscope"
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in migrations[target - 1]:
+            execute(statement, ())
+        execute("INSERT INTO schema_version VALUES (?, ?)", (target, now_ms))
+    return SCHEMA_VERSION
+
+
 def migrate(conn: sqlite3.Connection, now_ms: int) -> int:
     """Bring the store forward to ``SCHEMA_VERSION``; idempotent. Returns the version.
 
@@ -167,16 +191,7 @@ def migrate(conn: sqlite3.Connection, now_ms: int) -> int:
             "CREATE TABLE IF NOT EXISTS schema_version ("
             "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)"
         )
-        version = current_version(conn)
-        if version > SCHEMA_VERSION:
-            raise InputError(
-                f"store schema version {version} is newer than this liqscope "
-                f"understands ({SCHEMA_VERSION}); upgrade liqscope"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target - 1]:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (target, now_ms))
+        upgrade(current_version(conn), MIGRATIONS, conn.execute, now_ms)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:  # a full disk may already have ended it

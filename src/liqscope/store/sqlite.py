@@ -35,6 +35,8 @@ class SqliteStore(WriteMixin, SummaryMixin, MaintenanceMixin):
 
     DRIVER_ERRORS = (sqlite3.DatabaseError,)
     BUG_ERRORS = (sqlite3.ProgrammingError,)
+    BEGIN = "BEGIN IMMEDIATE"  # take the write lock now, not at the first write
+    _conn: sqlite3.Connection
 
     def __init__(
         self,
@@ -45,6 +47,7 @@ class SqliteStore(WriteMixin, SummaryMixin, MaintenanceMixin):
         busy_timeout_ms: int = 10_000,
     ) -> None:
         self._path = Path(path)
+        self._url = str(self._path)
         self._clock = clock
         self._depth = 0
         if self._path.is_dir():
@@ -88,19 +91,6 @@ class SqliteStore(WriteMixin, SummaryMixin, MaintenanceMixin):
             raise
 
     # ------------------------------------------------------------------ basics
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    @property
-    def location(self) -> str:
-        return str(self._path)
-
-    @property
-    def url(self) -> str:
-        """What ``open_store`` takes to open this store again."""
-        return str(self._path)
-
     def close(self) -> None:
         self._conn.close()
 
@@ -142,14 +132,6 @@ class SqliteStore(WriteMixin, SummaryMixin, MaintenanceMixin):
                 rows,
             )
             return max(cur.rowcount, 0)
-
-    def _begin(self) -> None:
-        with self._errors("begin"):
-            self._conn.execute("BEGIN IMMEDIATE")
-
-    def _commit(self) -> None:
-        with self._errors("commit"):
-            self._conn.execute("COMMIT")
 
     def _rollback_if_open(self) -> None:
         if self._conn.in_transaction:

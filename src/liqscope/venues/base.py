@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
@@ -31,6 +31,7 @@ from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.errors import InputError, VenueError
 from liqscope.domain.events import Candle, Event, OpenInterest
 from liqscope.domain.instruments import Instrument
+from liqscope.domain.types import Side
 from liqscope.store.guard import check_events
 
 __all__ = [
@@ -52,6 +53,8 @@ __all__ = [
     "load_json",
     "load_object",
     "op_subscribe",
+    "read_fields",
+    "side_of",
     "windows",
 ]
 
@@ -148,6 +151,30 @@ def load_json(frame: Frame) -> Any:
         return orjson.loads(frame)
     except orjson.JSONDecodeError:
         raise MalformedFrame("not JSON") from None
+
+
+_BAD_FIELD = (TypeError, ValueError, AttributeError, IndexError, OverflowError, InputError)
+
+
+def read_fields(what: str, read: Callable[..., list[Event]], *args: Any) -> list[Event]:
+    """``read(*args)``: the events a parser reads from a message, with a missing field raised as
+    :class:`MalformedFrame` ``"<what>: missing field 'x'"`` and a field of the wrong type or
+    value as ``"<what>: bad field (…)"``."""
+    try:
+        return read(*args)
+    except KeyError as exc:
+        raise MalformedFrame(f"{what}: missing field {exc.args[0]!r}") from None
+    except _BAD_FIELD as exc:
+        raise MalformedFrame(f"{what}: bad field ({exc})") from None
+
+
+def side_of(sides: Mapping[str, Side], value: Any, what: str) -> Side:
+    """The side the venue's word ``value`` stands for in ``sides``; :class:`MalformedFrame`
+    naming ``what`` for a word it does not use."""
+    side = sides.get(value)
+    if side is None:
+        raise MalformedFrame(f"{what}: unknown side {value!r}")
+    return side
 
 
 def load_object(frame: Frame) -> dict[str, Any]:
@@ -401,15 +428,16 @@ class VenueStreams(Protocol):
 class VenueAdapter(ABC):
     """One venue: what it offers (declared), how to connect, how to read its frames, REST.
 
-    Subclasses set the class attributes (``ws_channels`` and ``ping`` follow from ``streams``,
-    the feed facts from ``domain.registry``) and implement :meth:`parse`.
+    Subclasses set the class attributes and implement :meth:`parse`; ``venue``, ``name`` and
+    ``default_rest_url`` follow from ``rest_class`` (unless set), ``ws_channels`` and ``ping``
+    from ``streams``, the feed facts from ``domain.registry``.
     ``ws_url``/``rest_url`` overrides point the adapter at a simulated exchange on 127.0.0.1.
     """
 
-    name: ClassVar[str]  # registry name, e.g. "binance", "binance_coinm"
-    venue: ClassVar[str]  # the venue written on events (a liqscope.domain.types.Venue value)
+    name: ClassVar[str]  # registry name, e.g. "binance_coinm"; default: ``venue``
+    venue: ClassVar[str]  # the venue written on events; default: ``rest_class.venue``
     default_ws_url: ClassVar[str]
-    default_rest_url: ClassVar[str]
+    default_rest_url: ClassVar[str]  # ``rest_class.default_base_url``
     # From domain.registry for ``venue`` (set on each subclass that names its venue):
     has_liquidation_feed: ClassVar[bool]
     liquidations_sampled: ClassVar[bool]  # True: totals from the feed are lower bounds
@@ -425,6 +453,12 @@ class VenueAdapter(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "rest_class" in cls.__dict__:  # the REST client names the venue and its URL
+            cls.default_rest_url = cls.rest_class.default_base_url
+            if "venue" not in cls.__dict__:
+                cls.venue = cls.rest_class.venue
+            if "name" not in cls.__dict__:
+                cls.name = cls.venue
         if "venue" in cls.__dict__:
             cls.has_liquidation_feed = registry.has_liquidation_feed(cls.venue)
             cls.liquidations_sampled = registry.sampled_feed(cls.venue)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from liqscope.api.context import (
+    WARMUP_CAP,
     Context,
     ModelRun,
     Window,
@@ -28,13 +29,13 @@ from liqscope.api.encoding import (
     compact,
     dumps,
     encode_bin,
+    reduce_buckets,
     reduce_columns,
-    reduce_rows,
     round_significant,
 )
 from liqscope.api.errors import ApiError
 from liqscope.api.params import CellParams, HeatmapParams
-from liqscope.model.estimator import Heatmap
+from liqscope.domain.intervals import DAY_MS
 from liqscope.model.steps import Steps as ModelSteps
 
 __all__ = ["heatmap_body", "heatmap_cell", "model_window"]
@@ -46,8 +47,11 @@ def model_window(
     ctx: Context, venues: list[str], market: str, w: Window, step: int
 ) -> tuple[int, int]:
     """``[t0, t1)`` of the model run for a heatmap window: warm-up before it (half the
-    window, at most a week, not before the stored data), whole steps."""
-    warm = w.start - min(w.span // 2, 7 * 86_400_000)
+    window, at most a week, not before the stored data), whole steps. The warm-up starts on
+    a whole day (of steps), so as the window moves on with new data the run's start stays
+    put for a day and its kept columns apply (``api.columns``)."""
+    unit = -(-DAY_MS // step) * step
+    warm = (w.start - min(w.span // 2, WARMUP_CAP)) // unit * unit
     rng = ctx.source.data_range(venues, market)
     if rng is not None:
         warm = max(warm, rng[0] // step * step)
@@ -55,11 +59,19 @@ def model_window(
     return t0, -(-w.end // step) * step
 
 
-def _matrix(hm: Heatmap, levs: list[float], sides: list[str], w: Window) -> tuple[I64, F64]:
-    """Column starts inside the window and ``z[bucket, column]`` in USD."""
-    ts, _lower, mat = hm.heatmap(tiers=levs, sides=sides)
-    keep = (ts >= w.start) & (ts < w.end)
-    return ts[keep], np.ascontiguousarray(mat[keep].T)
+def _matrix(
+    ctx: Context, key: tuple[Any, ...], run: ModelRun, levs: list[float], sides: list[str],
+    height: int, split: bool, w: Window,
+) -> tuple[I64, F64, F64 | None]:  # fmt: skip
+    """Column starts inside the window and ``z[row, column]`` in USD (and the long side
+    alone when ``split``): the screen's columns, reduced once per column (``ScreenColumns``)."""
+    hm = run.estimate.heatmap
+    tiers = hm.tier_indices(levs)
+    side_idx = sorted({0 if s == "long" else 1 for s in sides})
+    ts, z, z_long = ctx.screen.rows(key, run, tiers, side_idx, height, split)
+    a, b = (int(i) for i in np.searchsorted(ts, (w.start, w.end)))
+    long = None if z_long is None else np.ascontiguousarray(z_long[a:b].T)
+    return ts[a:b], np.ascontiguousarray(z[a:b].T), long
 
 
 def _column_candles(st: ModelSteps, col_ts: I64, col_ms: int) -> dict[str, Any]:
@@ -140,8 +152,10 @@ def heatmap_body(ctx: Context, p: HeatmapParams) -> Body:
         t0, t1 = model_window(ctx, venues, market, window, step)
         col_ms = column_width(window.start, window.end, p.width, step)
         run = ctx.model_run(venues, market, t0, t1, step, preset, col_ms)
-        body, z, z_long = _heatmap(ctx, p, run, market, venues, aggregate, window, step, preset,
-                                   levs, sides, data_version)  # fmt: skip
+        key = (tuple(venues), market, t0, step, preset, col_ms, tuple(levs), tuple(sides),
+               p.height, p.split and len(sides) == 2)  # fmt: skip
+        body, z, z_long = _heatmap(ctx, p, run, key, market, venues, aggregate, window, step,
+                                   preset, levs, sides, data_version)  # fmt: skip
         return Body.of(_encode(body, z, z_long, p.format))
 
     return ctx.latest.get(view, version, compute)
@@ -151,6 +165,7 @@ def _heatmap(
     ctx: Context,
     p: HeatmapParams,
     run: ModelRun | None,
+    key: tuple[Any, ...],
     market: str,
     venues: list[str],
     aggregate: bool,
@@ -197,11 +212,12 @@ def _heatmap(
             f"no model data for {', '.join(skipped)} in this window: "
             f"the heatmap shows {', '.join(est.used)}"
         )
-    col_ts, full = _matrix(hm, levs, sides, window)
+    split = key[-1]
+    col_ts, matrix, lg = _matrix(ctx, key, run, levs, sides, p.height, split, window)
     if col_ts.size == 0:
         body["note"] = "no model columns in this window"
         return body, None, None
-    edges, matrix = reduce_rows(hm.grid.edges, full, p.height)
+    edges = reduce_buckets(hm.grid.edges, np.zeros((0, hm.grid.n)), p.height)[0]
     ts, matrix, starts = reduce_columns(col_ts, matrix, p.width)
     col_ms = hm.column_ms * (int(starts[1] - starts[0]) if starts.size > 1 else 1)
     if int(ts[0]) > window.start + col_ms:
@@ -210,11 +226,7 @@ def _heatmap(
             + datetime.fromtimestamp(int(ts[0]) / 1000, UTC).strftime("%Y-%m-%d %H:%MZ")
             + ": the heatmap covers the part of the window with data"
         )
-    z_long = None
-    if p.split and len(sides) == 2:
-        _, lg = _matrix(hm, levs, ["long"], window)
-        _, lg = reduce_rows(hm.grid.edges, lg, p.height)
-        _, z_long, _ = reduce_columns(col_ts, lg, p.width)
+    z_long = None if lg is None else reduce_columns(col_ts, lg, p.width)[1]
     peak = float(np.nanmax(matrix)) if matrix.size else 0.0
     if p.units == "relative" and peak > 0:
         matrix = matrix / peak

@@ -30,6 +30,7 @@ from liqscope.api.params import PRESET_PATTERN, TIERS_PATTERN, IntervalName, Mar
 from liqscope.api.views.heatmap import model_window
 from liqscope.api.views.realized import MAX_BARS, _columns
 from liqscope.model.predict import combined, predicted_liquidations
+from liqscope.store.base import LiquidationQuery
 from liqscope.store.queries import bucket_floor, realized
 
 __all__ = ["PredictParams", "predict_body", "predict_view", "router"]
@@ -116,7 +117,7 @@ def predict_view(ctx: Context, p: PredictParams) -> dict[str, Any]:
     pred = combined(list(per.values()))
     keep = (pred.ts >= t0) & (pred.ts < t1)
     ts = pred.ts[keep]
-    rows = ctx.source.liquidations(list(est.used), market, t0, t1, min_usd=p.min_usd)
+    rows = ctx.source.liquidations(LiquidationQuery(list(est.used), market, t0, t1, p.min_usd))
     bars = realized(*_columns(rows), t0, t1, row)
     at = (ts - t0) // row
     by_venue = {}

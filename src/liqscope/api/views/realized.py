@@ -18,6 +18,7 @@ from liqscope.api.params import BarsParams, FeedParams, LevelsParams
 from liqscope.api.source import StoredLiquidation
 from liqscope.domain.types import Side
 from liqscope.model.grid import PriceGrid, nice_step
+from liqscope.store.base import LiquidationQuery
 from liqscope.store.queries import bucket_floor, realized
 
 __all__ = ["MAX_BARS", "bars_body", "feed_body", "levels_body", "liquidation_json"]
@@ -56,9 +57,10 @@ def _columns(rows: list[StoredLiquidation]) -> tuple[Any, Any, Any, Any]:
 @dataclass(frozen=True, slots=True)
 class _Tally:
     """Realized USD per bar and venue of one bars view, counting the stored liquidations up
-    to insertion sequence ``seq``."""
+    to insertion sequence ``seq`` while the oldest stored times were ``first``."""
 
     seq: int
+    first: tuple[int, ...]
     long: dict[str, F64]
     short: dict[str, F64]
     count: int
@@ -73,10 +75,12 @@ def _tally(
     held: _Tally | None,
 ) -> _Tally:
     """The bars of ``span`` (t0, t1, step): ``held`` plus the rows stored since it (feed
-    order), or all rows of the window when nothing usable is held."""
+    order), or all rows of the window when nothing usable is held (or retention has
+    deleted rows since: the oldest stored times moved)."""
     t0, t1 = span[0], span[1]
     seq = ctx.source.last_liquidation_id()  # rows stored after it are counted next time
-    if held is not None and held.seq <= seq:
+    first = ctx.source.first_stored(venues, market)
+    if held is not None and held.seq <= seq and held.first == first:
         rows = ctx.source.liquidations_after(held.seq, TALLY_ROWS + 1)
         if len(rows) <= TALLY_ROWS:
             rows = [
@@ -88,19 +92,20 @@ def _tally(
                 and t0 <= r.event.ts < t1
             ]
             base = (held.long, held.short, held.count)
-            return _add(seq, rows, venues, span, base)
-    rows = ctx.source.liquidations(venues, market, t0, t1, min_usd=min_usd)
-    return _add(seq, rows, venues, span, None)
+            return _add((seq, first), rows, venues, span, base)
+    rows = ctx.source.liquidations(LiquidationQuery(venues, market, t0, t1, min_usd))
+    return _add((seq, first), rows, venues, span, None)
 
 
 def _add(
-    seq: int,
+    at: tuple[int, tuple[int, ...]],
     rows: list[StoredLiquidation],
     venues: list[str],
     span: tuple[int, int, int],
     base: tuple[dict[str, F64], dict[str, F64], int] | None,
 ) -> _Tally:
-    """A tally of ``base`` (or nothing) plus ``rows`` up to ``seq``."""
+    """A tally of ``base`` (or nothing) plus ``rows`` up to ``at`` (seq, oldest times)."""
+    seq = at[0]
     t0, t1, step = span
     rows = [r for r in rows if r.id <= seq]
     long: dict[str, F64] = {}
@@ -111,7 +116,7 @@ def _add(
         if base is not None:
             long[v] = long[v] + base[0][v]
             short[v] = short[v] + base[1][v]
-    return _Tally(seq, long, short, len(rows) + (0 if base is None else base[2]))
+    return _Tally(seq, at[1], long, short, len(rows) + (0 if base is None else base[2]))
 
 
 def bars_body(ctx: Context, p: BarsParams) -> bytes:
@@ -170,7 +175,9 @@ def levels_body(ctx: Context, p: LevelsParams) -> bytes:
     key = ("levels", market, tuple(venues), (p.range_, p.start, p.end), p.buckets, p.min_usd)
 
     def compute() -> bytes:
-        rows = ctx.source.liquidations(venues, market, window.start, window.end, min_usd=p.min_usd)
+        rows = ctx.source.liquidations(
+            LiquidationQuery(venues, market, window.start, window.end, p.min_usd)
+        )
         body: dict[str, Any] = {
             **view_head(market, venues, aggregate, window.start, window.end),
             "bucket_edges": [],
@@ -225,7 +232,9 @@ def feed_body(ctx: Context, p: FeedParams) -> bytes:
 
     def compute() -> bytes:
         rows = ctx.source.liquidations(
-            venues, market, 0, 2**62, min_usd=p.min_usd, limit=p.limit, newest_first=True
+            LiquidationQuery(
+                venues, market, min_notional_usd=p.min_usd, limit=p.limit, newest_first=True
+            )
         )
         items = [liquidation_json(r) for r in rows]
         return dumps(

@@ -31,6 +31,7 @@ from liqscope.signals import scorecard as sc
 from liqscope.signals.check import check_position
 from liqscope.signals.clusters import LevelMap
 from liqscope.signals.storage import alert_dict
+from liqscope.store.base import AlertQuery
 from liqscope.store.readers import read_steps, stored_candle_span
 
 __all__ = ["SignalViews"]
@@ -81,7 +82,7 @@ class SignalViews:
         return steps, realized
 
     def alerts(self, limit: int, symbol: str | None, rule: str | None) -> bytes:
-        records = self.ctx.source.store().alerts(limit=limit, symbol=symbol, rule_id=rule)
+        records = self.ctx.source.store().alerts(AlertQuery(limit, symbol, rule))
         return dumps(_clean({"alerts": [alert_dict(r) for r in records]}))
 
     def score(self, p: ScoreParams) -> bytes:

@@ -19,18 +19,25 @@ from starlette.websockets import WebSocket
 
 from liqscope.domain.intervals import DAY_MS, HOUR_MS
 from liqscope.domain.intervals import INTERVALS as DOMAIN_INTERVALS
+from liqscope.sim.config import FUNDING_INTERVAL_MS
 from liqscope.sim.exchange.history import (
+    Candle,
     MarketHistory,
-    align,
-    candle,
-    candle_opens,
     candles,
     fmt_fixed,
     fmt_px,
     next_funding_ms,
-    series_candle,
+    stamps,
 )
-from liqscope.sim.exchange.quotes import book, day_stats, fmt_lot, on_lot
+from liqscope.sim.exchange.quotes import (
+    book,
+    day_stats,
+    fmt_lot,
+    liquidation,
+    on_lot,
+    top_of_book,
+    wire_levels,
+)
 from liqscope.sim.exchange.server import (
     BadParam,
     Conn,
@@ -40,6 +47,7 @@ from liqscope.sim.exchange.server import (
     choice_param,
     int_param,
     json_response,
+    live_candles,
     second_marks,
 )
 
@@ -226,11 +234,9 @@ class BinanceServer(VenueServer):
             ("!markPrice@arr", 3000),
         ):
             if topic in wanted:
-                for t in second_marks(t0, t1, every):
-                    j = h.sec_index(t)
-                    if j >= 0:
-                        p = self._mark(h, j, t)
-                        out.append(Outgoing(topic, [p] if topic.startswith("!") else p))
+                for t, j in h.sec_rows(second_marks(t0, t1, every)):
+                    p = self._mark(h, j, t)
+                    out.append(Outgoing(topic, [p] if topic.startswith("!") else p))
         if f"{s}@trade" in wanted:
             i0, i1 = h.span("trade", t0, t1)
             out.extend(Outgoing(f"{s}@trade", self._trade_event(h, i)) for i in range(i0, i1))
@@ -269,7 +275,7 @@ class BinanceServer(VenueServer):
             keep = ("c", "o", "h", "l", "v", "q") if kind == "miniTicker" else tuple(d)
             return {"e": event, "E": t, "s": h.symbol, **{k: d[k] for k in keep}}
         if kind == "bookTicker":
-            (bp, bq), (ap, aq) = (side[0] for side in book(h, t, 1, TICK, LOT))
+            (bp, bq), (ap, aq) = top_of_book(h, t, TICK, LOT)
             u = t // 1000
             return {
                 "e": "bookTicker", "u": u, "E": t, "T": t, "s": h.symbol, "b": fmt_px(bp),
@@ -280,12 +286,8 @@ class BinanceServer(VenueServer):
         u = t // 1000
         return {
             "e": "depthUpdate", "E": t, "T": t, "s": h.symbol, "U": u, "u": u, "pu": u - 1,
-            "b": self._levels(bids), "a": self._levels(asks),
+            "b": wire_levels(bids, LOT), "a": wire_levels(asks, LOT),
         }  # fmt: skip
-
-    @staticmethod
-    def _levels(levels: list[tuple[float, float]]) -> list[list[str]]:
-        return [[fmt_px(p), fmt_lot(q, LOT)] for p, q in levels]
 
     def _day(self, h: MarketHistory, t: int) -> dict[str, Any]:
         """The 24 h ticker fields (stream spelling)."""
@@ -352,22 +354,12 @@ class BinanceServer(VenueServer):
 
     def _kline_events(self, h: MarketHistory, topic: str, t0: int, t1: int) -> list[Outgoing]:
         name = topic.split("@kline_", 1)[1]
-        iv = INTERVALS[name]
-        out = []
-        for b in second_marks(t0, t1, 1000):
-            if b <= h.start_ms:
-                continue
-            c = candle(h, align(b - 1, iv), iv, b)
-            if c is None:
-                continue
-            out.append(
-                Outgoing(
-                    topic, {"e": "kline", "E": b, "s": h.symbol, "k": self._kline_obj(h, c, name)}
-                )
-            )
-        return out
+        return [
+            Outgoing(topic, {"e": "kline", "E": b, "s": h.symbol, "k": self._kline_obj(h, c, name)})
+            for b, c in live_candles(h, t0, t1, INTERVALS[name])
+        ]
 
-    def _kline_obj(self, h: MarketHistory, c: Any, name: str) -> dict[str, Any]:
+    def _kline_obj(self, h: MarketHistory, c: Candle, name: str) -> dict[str, Any]:
         return {
             "t": c.open_ms,
             "T": c.open_ms + c.interval_ms - 1,
@@ -391,27 +383,22 @@ class BinanceServer(VenueServer):
     def _force_order(
         self, h: MarketHistory, j: int, e: int
     ) -> tuple[dict[str, Any], SentLiquidation]:
-        side = int(h.col("liq_side")[j])
-        qty = on_lot(float(h.col("liq_qty")[j]), LOT)
-        px = float(h.col("liq_px")[j])
-        bk = float(h.col("liq_bk_px")[j])
-        ts = int(h.col("liq_ts")[j])
-        q = fmt_lot(qty, LOT)
+        liq = liquidation(h, j, LOT)
+        q = fmt_lot(liq.size, LOT)
         order = {
             "s": h.symbol,
-            "S": "SELL" if side > 0 else "BUY",  # the liquidation order closes the position
+            "S": "SELL" if liq.side > 0 else "BUY",  # the liquidation order closes the position
             "o": "LIMIT",
             "f": "IOC",
             "q": q,
-            "p": fmt_px(bk, px),
-            "ap": fmt_px(px),
+            "p": fmt_px(liq.bk, liq.px),
+            "ap": fmt_px(liq.px),
             "X": "FILLED",
             "l": q,
             "z": q,
-            "T": ts,
+            "T": liq.ts,
         }
-        liq = SentLiquidation(self.venue, h.symbol, j, ts, side, qty, px, bk, order)
-        return {"e": "forceOrder", "E": e, "o": order}, liq
+        return {"e": "forceOrder", "E": e, "o": order}, self.sent_liquidation(h, liq, order)
 
     # -- REST ---------------------------------------------------------------------------------
     async def _ping(self, request: Request) -> Response:
@@ -551,22 +538,11 @@ class BinanceServer(VenueServer):
         _, step = choice_param(request, "period", OI_PERIODS, "Invalid period.", -1130)
         limit = int_param(request, "limit", 30, 1, 500) or 30
         now = self.clock.now_ms()
-        lo_bound = max(now - 30 * DAY_MS, h.start_ms)  # only the last 30 days are kept
-        first = -(-lo_bound // step) * step
-        last = align(now, step)
         start, end = int_param(request, "startTime"), int_param(request, "endTime")
-        if end is not None:
-            last = min(last, align(end, step))
-        if start is not None:
-            lo = max(first, -(-start // step) * step)
-            stamps = range(lo, min(last, lo + (limit - 1) * step) + 1, step)
-        else:
-            stamps = range(max(first, last - (limit - 1) * step), last + 1, step)
+        kept = now - 30 * DAY_MS  # only the last 30 days are kept
+        times = stamps(h, step, now, max(kept, start or kept), end)
         rows = []
-        for t in stamps:
-            j = h.sec_index(t)
-            if j < 0:
-                continue
+        for t, j in h.sec_rows(times[:limit] if start is not None else times[-limit:]):
             oi = float(h.col("oi_base")[j])
             rows.append(
                 {
@@ -606,24 +582,17 @@ class BinanceServer(VenueServer):
         h = self.history(request.query_params.get("symbol"))
         limit = int_param(request, "limit", 100, 1, 1000) or 100
         now = self.clock.now_ms()
-        step = 8 * HOUR_MS
         start, end = int_param(request, "startTime"), int_param(request, "endTime")
-        last = align(min(now, end) if end is not None else now, step)
-        first = -(-max(h.start_ms, start or 0) // step) * step
-        stamps = list(range(first, last + 1, step))
-        stamps = stamps[:limit] if start is not None else stamps[-limit:]
-        rows = []
-        for t in stamps:
-            j = h.sec_index(t)
-            if j >= 0:
-                rows.append(
-                    {
-                        "symbol": h.symbol,
-                        "fundingTime": t,
-                        "fundingRate": fmt_fixed(float(h.col("funding_rate")[j]), 8),
-                        "markPrice": fmt_fixed(float(h.col("mark_px")[j]), 8),
-                    }
-                )
+        times = stamps(h, FUNDING_INTERVAL_MS, now, start, end)
+        rows = [
+            {
+                "symbol": h.symbol,
+                "fundingTime": t,
+                "fundingRate": fmt_fixed(float(h.col("funding_rate")[j]), 8),
+                "markPrice": fmt_fixed(float(h.col("mark_px")[j]), 8),
+            }
+            for t, j in h.sec_rows(times[:limit] if start is not None else times[-limit:])
+        ]
         return self._respond(rows, 1)
 
     async def _trades(self, request: Request) -> Response:
@@ -702,7 +671,7 @@ class BinanceServer(VenueServer):
         now = self.clock.now_ms()
         bids, asks = book(h, now, min(limit, 100), TICK, LOT)
         body = {"lastUpdateId": now // 1000, "E": now, "T": now,
-                "bids": self._levels(bids), "asks": self._levels(asks)}  # fmt: skip
+                "bids": wire_levels(bids, LOT), "asks": wire_levels(asks, LOT)}  # fmt: skip
         return self._respond(body, 2 if limit <= 50 else 5 if limit <= 100 else 10)
 
     def _series_klines(self, column: str) -> Any:
@@ -710,14 +679,19 @@ class BinanceServer(VenueServer):
             h = self.history(request.query_params.get("symbol"))
             _, iv = choice_param(request, "interval", INTERVALS, "Invalid interval.", -1120)
             limit = int_param(request, "limit", 500, 1, 1500) or 500
-            now = self.clock.now_ms()
-            start, end = int_param(request, "startTime"), int_param(request, "endTime")
             rows = []
-            for t in candle_opens(h, iv, now, start, end, limit):
-                c = series_candle(h, column, t, iv, now + 1)
-                if c is not None:
-                    o, hi, lo, cl = (fmt_px(x) for x in c)
-                    rows.append([t, o, hi, lo, cl, "0", t + iv - 1, "0", 0, "0", "0", "0"])
+            for c in candles(
+                h,
+                iv,
+                self.clock.now_ms(),
+                start_ms=int_param(request, "startTime"),
+                end_ms=int_param(request, "endTime"),
+                limit=limit,
+                column=column,
+            ):
+                o, hi, lo, cl = (fmt_px(x) for x in (c.open, c.high, c.low, c.close))
+                t = c.open_ms
+                rows.append([t, o, hi, lo, cl, "0", t + iv - 1, "0", 0, "0", "0", "0"])
             return self._respond(rows, _kline_weight(limit))
 
         return handler

@@ -17,17 +17,25 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from liqscope.domain.intervals import HOUR_MS, MINUTE_MS
+from liqscope.domain.tiers import chain_tiers
+from liqscope.sim.config import FUNDING_INTERVAL_MS
 from liqscope.sim.exchange.history import (
     Candle,
     MarketHistory,
-    align,
-    candle,
     candles,
     fmt_fixed,
     fmt_px,
     next_funding_ms,
+    stamps,
 )
-from liqscope.sim.exchange.quotes import book, day_stats, fmt_lot, on_lot
+from liqscope.sim.exchange.quotes import (
+    book,
+    day_stats,
+    fmt_lot,
+    liquidation,
+    top_of_book,
+    wire_levels,
+)
 from liqscope.sim.exchange.server import (
     BadParam,
     Conn,
@@ -37,6 +45,7 @@ from liqscope.sim.exchange.server import (
     choice_param,
     int_param,
     json_response,
+    live_candles,
     second_marks,
 )
 
@@ -209,14 +218,9 @@ class BybitServer(VenueServer):
                 i = j + 1
         topic = f"tickers.{s}"
         if topic in wanted:
-            for t in second_marks(t0, t1, 1000):
-                j = h.sec_index(t)
-                if j >= 0:
-                    out.append(
-                        Outgoing(
-                            topic, {"topic": topic, "ts": t, "cs": t, "data": self._ticker(h, j, t)}
-                        )
-                    )
+            for t, j in h.sec_rows(second_marks(t0, t1)):
+                msg = {"topic": topic, "ts": t, "cs": t, "data": self._ticker(h, j, t)}
+                out.append(Outgoing(topic, msg))
         for depth in ("1", "50", "200", "500"):
             topic = f"orderbook.{depth}.{s}"
             if topic in wanted:
@@ -225,20 +229,11 @@ class BybitServer(VenueServer):
         for name, iv in INTERVALS.items():
             topic = f"kline.{name}.{s}"
             if topic in wanted:
-                for b in second_marks(t0, t1, 1000):
-                    c = candle(h, align(b - 1, iv), iv, b) if b > h.start_ms else None
-                    if c is not None:
-                        out.append(
-                            Outgoing(
-                                topic,
-                                {
-                                    "topic": topic,
-                                    "type": "snapshot",
-                                    "ts": b,
-                                    "data": [self._kline_obj(c, name, b)],
-                                },
-                            )
-                        )
+                for b, c in live_candles(h, t0, t1, iv):
+                    data = [self._kline_obj(c, name, b)]
+                    out.append(
+                        Outgoing(topic, {"topic": topic, "type": "snapshot", "ts": b, "data": data})
+                    )
         topic = f"allLiquidation.{s}"
         if topic in wanted:
             for e in second_marks(t0, t1, LIQ_BATCH_MS):
@@ -259,13 +254,9 @@ class BybitServer(VenueServer):
         bids, asks = book(h, t, min(depth, 50), TICK, LOT)
         return {
             "topic": topic, "type": "snapshot", "ts": t, "cts": t,
-            "data": {"s": h.symbol, "b": self._levels(bids), "a": self._levels(asks),
+            "data": {"s": h.symbol, "b": wire_levels(bids, LOT), "a": wire_levels(asks, LOT),
                      "u": t // 1000, "seq": t // 1000},
         }  # fmt: skip
-
-    @staticmethod
-    def _levels(levels: list[tuple[float, float]]) -> list[list[str]]:
-        return [[fmt_px(p), fmt_lot(q, LOT)] for p, q in levels]
 
     def _trade(self, h: MarketHistory, i: int) -> dict[str, Any]:
         px = float(h.col("trade_px")[i])
@@ -295,7 +286,7 @@ class BybitServer(VenueServer):
         last = h.last_price_before(t + 1) or mark
         d = day_stats(h, t)
         hour_ago = h.last_price_before(t - HOUR_MS + 1) or d.open
-        (bp, bq), (ap, aq) = (side[0] for side in book(h, t, 1, TICK, LOT))
+        (bp, bq), (ap, aq) = top_of_book(h, t, TICK, LOT)
         return {
             "symbol": h.symbol,
             "lastPrice": fmt_px(last),
@@ -340,19 +331,15 @@ class BybitServer(VenueServer):
         }
 
     def _liq(self, h: MarketHistory, j: int) -> SentLiquidation:
-        side = int(h.col("liq_side")[j])
-        qty = on_lot(float(h.col("liq_qty")[j]), LOT)
-        px = float(h.col("liq_px")[j])
-        bk = float(h.col("liq_bk_px")[j])
-        ts = int(h.col("liq_ts")[j])
+        liq = liquidation(h, j, LOT)
         wire = {
-            "T": ts,
+            "T": liq.ts,
             "s": h.symbol,
-            "S": "Buy" if side > 0 else "Sell",  # position side
-            "v": fmt_lot(qty, LOT),
-            "p": fmt_px(bk, px),
+            "S": "Buy" if liq.side > 0 else "Sell",  # position side
+            "v": fmt_lot(liq.size, LOT),
+            "p": fmt_px(liq.bk, liq.px),
         }
-        return SentLiquidation(self.venue, h.symbol, j, ts, side, qty, px, bk, wire)
+        return self.sent_liquidation(h, liq, wire)
 
     # -- REST ---------------------------------------------------------------------------------
     def _category(self, request: Request) -> str:
@@ -420,20 +407,14 @@ class BybitServer(VenueServer):
                 end = int(cursor.removeprefix("end:")) - 1
             except ValueError:
                 raise BadParam("Invalid cursor", 10001, 200) from None
-        start = int_param(request, "startTime") or h.start_ms
-        last = align(min(now, end) if end is not None else now, step)
-        first = -(-max(start, h.start_ms) // step) * step
-        stamps = list(range(last, first - 1, -step))  # newest first
-        page, rest = stamps[:limit], stamps[limit:]
+        times = stamps(h, step, now, int_param(request, "startTime"), end)[::-1]  # newest first
+        page, rest = times[:limit], times[limit:]
         rows = []
-        for t in page:
-            j = h.sec_index(t)
-            if j >= 0:
-                oi = self._oi_fields(float(h.col("oi_base")[j]), float(h.col("mark_px")[j]))
-                rows.append(
-                    {k: v for k, v in oi.items() if k != "openInterestValue"}
-                    | {"timestamp": str(t)}
-                )
+        for t, j in h.sec_rows(page):
+            oi = self._oi_fields(float(h.col("oi_base")[j]), float(h.col("mark_px")[j]))
+            rows.append(
+                {k: v for k, v in oi.items() if k != "openInterestValue"} | {"timestamp": str(t)}
+            )
         next_cursor = f"end:{page[-1]}" if rest and page else ""
         return self._ok(
             {"symbol": h.symbol, "category": "linear", "list": rows, "nextPageCursor": next_cursor}
@@ -454,24 +435,20 @@ class BybitServer(VenueServer):
         return self._ok({"category": "linear", "list": rows, "nextPageCursor": next_cursor})
 
     def _risk_rows(self, h: MarketHistory) -> list[dict[str, Any]]:
-        rows = []
-        floor, prev_mmr, deduction = 0.0, 0.0, 0.0
-        for i, (cap, mmr, lev) in enumerate(RISK_TIERS, 1):
-            deduction += floor * (mmr - prev_mmr)  # same rule as Binance's cum
-            rows.append(
-                {
-                    "id": i,
-                    "symbol": h.symbol,
-                    "riskLimitValue": str(cap),
-                    "maintenanceMargin": f"{mmr:g}",
-                    "initialMargin": f"{1 / lev:.4f}",
-                    "isLowestRisk": 1 if i == 1 else 0,
-                    "maxLeverage": f"{lev:.2f}",
-                    "mmDeduction": "" if i == 1 else f"{deduction:g}",
-                }
-            )
-            floor, prev_mmr = float(cap), mmr
-        return rows
+        """The risk-limit rows, ``mmDeduction`` by the tier-consistency rule (Binance's cum)."""
+        return [
+            {
+                "id": i,
+                "symbol": h.symbol,
+                "riskLimitValue": str(t.cap),
+                "maintenanceMargin": f"{t.mmr:g}",
+                "initialMargin": f"{1 / t.max_leverage:.4f}",
+                "isLowestRisk": 1 if i == 1 else 0,
+                "maxLeverage": f"{t.max_leverage:.2f}",
+                "mmDeduction": "" if i == 1 else f"{t.maint_amount:g}",
+            }
+            for i, t in enumerate(chain_tiers(RISK_TIERS), 1)
+        ]
 
     async def _instruments(self, request: Request) -> Response:
         category = self._category(request)
@@ -528,16 +505,12 @@ class BybitServer(VenueServer):
     async def _funding_history(self, request: Request) -> Response:
         h = self._linear(request)
         limit = int_param(request, "limit", 200, 1, 200, 10001) or 200
-        step, now = 8 * HOUR_MS, self.clock.now_ms()
         start, end = int_param(request, "startTime"), int_param(request, "endTime")
-        last = align(min(now, end) if end is not None else now, step)
-        first = -(-max(h.start_ms, start or 0) // step) * step
-        stamps = list(range(last, first - 1, -step))[:limit]  # newest first
+        times = stamps(h, FUNDING_INTERVAL_MS, self.clock.now_ms(), start, end)[::-1][:limit]
         rows = [
             {"symbol": h.symbol, "fundingRate": fmt_fixed(float(h.col("funding_rate")[j]), 8),
              "fundingRateTimestamp": str(t)}
-            for t in stamps
-            if (j := h.sec_index(t)) >= 0
+            for t, j in h.sec_rows(times)  # newest first
         ]  # fmt: skip
         return self._ok({"category": "linear", "list": rows})
 
@@ -546,6 +519,6 @@ class BybitServer(VenueServer):
         limit = int_param(request, "limit", 25, 1, 500, 10001) or 25
         now = self.clock.now_ms()
         bids, asks = book(h, now, min(limit, 200), TICK, LOT)
-        result = {"s": h.symbol, "b": self._levels(bids), "a": self._levels(asks), "ts": now,
-                  "u": now // 1000, "seq": now // 1000, "cts": now}  # fmt: skip
+        result = {"s": h.symbol, "b": wire_levels(bids, LOT), "a": wire_levels(asks, LOT),
+                  "ts": now, "u": now // 1000, "seq": now // 1000, "cts": now}  # fmt: skip
         return self._ok(result)

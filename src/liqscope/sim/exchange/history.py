@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from liqscope.domain.clock import SYSTEM_CLOCK, Clock
 from liqscope.domain.instruments import Instrument
+from liqscope.sim.config import FUNDING_INTERVAL_MS
 from liqscope.sim.trace import TraceChunk
 
 ChunkSource = Callable[[int], TraceChunk]
@@ -180,6 +181,10 @@ class MarketHistory:
         """Index of the last per-second row with ``ts <= t``; -1 when none."""
         return int(np.searchsorted(self.col("sec_ts"), t, "right")) - 1
 
+    def sec_rows(self, times: Iterable[int]) -> list[tuple[int, int]]:
+        """``(t, sec_index(t))`` for each of ``times`` that has a per-second row at or before it."""
+        return [(t, j) for t in times if (j := self.sec_index(t)) >= 0]
+
     def last_price_before(self, t: int) -> float | None:
         """Price of the last trade before ``t``, else the mark of that second, else None."""
         i = int(np.searchsorted(self.col("trade_ts"), t, "left")) - 1
@@ -258,31 +263,15 @@ def candles(
     end_ms: int | None,
     limit: int,
     offset_ms: int = 0,
+    column: str | None = None,
 ) -> list[Candle]:
     """Candles ascending by open time, as the venues' kline endpoints select them.
 
     ``start_ms`` given: the first ``limit`` candles opening at or after it; else the last ``limit``
     candles opening at or before ``end_ms`` (default now). The candle that contains ``now_ms``
-    is the open one; nothing after ``now_ms`` exists yet.
+    is the open one; nothing after ``now_ms`` exists yet. ``column``: candles of a per-second
+    column (``mark_px``, ``index_px``) instead of trades, without volumes.
     """
-    out = []
-    for t in candle_opens(h, interval_ms, now_ms, start_ms, end_ms, limit, offset_ms):
-        c = candle(h, t, interval_ms, now_ms + 1)
-        if c is not None:
-            out.append(c)
-    return out
-
-
-def candle_opens(
-    h: MarketHistory,
-    interval_ms: int,
-    now_ms: int,
-    start_ms: int | None,
-    end_ms: int | None,
-    limit: int,
-    offset_ms: int = 0,
-) -> range:
-    """Open times of the candles a kline request selects (see :func:`candles`)."""
     first_open = align(h.start_ms, interval_ms, offset_ms)
     last_open = align(now_ms, interval_ms, offset_ms)
     if end_ms is not None:
@@ -291,20 +280,45 @@ def candle_opens(
         lo = max(first_open, align(start_ms, interval_ms, offset_ms))
         if lo < start_ms:
             lo += interval_ms
-        return range(lo, min(last_open, lo + (limit - 1) * interval_ms) + 1, interval_ms)
-    lo = max(first_open, last_open - (limit - 1) * interval_ms)
-    return range(lo, last_open + 1, interval_ms)
+        opens = range(lo, min(last_open, lo + (limit - 1) * interval_ms) + 1, interval_ms)
+    else:
+        opens = range(
+            max(first_open, last_open - (limit - 1) * interval_ms), last_open + 1, interval_ms
+        )
+    out = []
+    for t in opens:
+        if column is None:
+            c = candle(h, t, interval_ms, now_ms + 1)
+        else:
+            c = _series_candle(h, column, t, interval_ms, now_ms + 1)
+        if c is not None:
+            out.append(c)
+    return out
 
 
-def series_candle(
+def _series_candle(
     h: MarketHistory, column: str, open_ms: int, interval_ms: int, upto_ms: int
-) -> tuple[float, float, float, float] | None:
-    """(open, high, low, close) of a per-second column (mark, index) over one candle."""
-    j0, j1 = h.span("sec", open_ms, min(open_ms + interval_ms, upto_ms))
+) -> Candle | None:
+    """The candle of a per-second column (mark, index) opening at ``open_ms``: no volumes."""
+    end = open_ms + interval_ms
+    j0, j1 = h.span("sec", open_ms, min(end, upto_ms))
     if j1 <= j0:
         return None
     x = h.col(column)[j0:j1]
-    return float(x[0]), float(x.max()), float(x.min()), float(x[-1])
+    o, hi, lo, cl = float(x[0]), float(x.max()), float(x.min()), float(x[-1])
+    return Candle(
+        open_ms, interval_ms, o, hi, lo, cl, 0.0, 0.0, 0, 0.0, 0.0, -1, -1, upto_ms >= end
+    )
+
+
+def stamps(
+    h: MarketHistory, step_ms: int, now_ms: int, start_ms: int | None, end_ms: int | None
+) -> range:
+    """Multiples of ``step_ms`` (funding times, OI periods) from ``start_ms`` to ``end_ms``,
+    both included, within the history up to ``now_ms``; ascending."""
+    last = align(min(now_ms, end_ms) if end_ms is not None else now_ms, step_ms)
+    first = -(-max(h.start_ms, start_ms or 0) // step_ms) * step_ms
+    return range(first, last + 1, step_ms)
 
 
 def fmt_fixed(x: float, dp: int) -> str:
@@ -331,5 +345,5 @@ def fmt_qty(x: float, min_dp: int = 3, max_dp: int = 8) -> str:
     return f"{whole}.{frac}" if frac else whole
 
 
-def next_funding_ms(t: int, period_ms: int = 8 * 3_600_000) -> int:
+def next_funding_ms(t: int, period_ms: int = FUNDING_INTERVAL_MS) -> int:
     return (t // period_ms + 1) * period_ms

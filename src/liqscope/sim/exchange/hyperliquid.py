@@ -165,6 +165,11 @@ class HyperliquidServer(VenueServer):
     def liquidation_topics(self) -> list[str]:
         return []
 
+    def state_topics(self) -> list[str]:
+        """The asset contexts (open interest, mark, funding): the real venue serves no open
+        interest history, only the current value."""
+        return sorted(f"activeAssetCtx:{coin}" for coin in self.by_coin)
+
     # -- WS -----------------------------------------------------------------------------------
     async def _ws(self, ws: WebSocket) -> None:
         await self.serve_ws(ws, ())

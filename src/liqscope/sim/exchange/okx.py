@@ -9,7 +9,8 @@ subscribing is a snapshot of recent orders. Text ``ping`` is answered with ``pon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -18,18 +19,27 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from liqscope.domain import registry
+from liqscope.domain.errors import InputError
 from liqscope.domain.intervals import HOUR_MS, MINUTE_MS
+from liqscope.sim.config import FUNDING_INTERVAL_MS
 from liqscope.sim.exchange.history import (
     Candle,
     MarketHistory,
-    align,
-    candle,
     candles,
     fmt_fixed,
     fmt_px,
     next_funding_ms,
+    stamps,
 )
-from liqscope.sim.exchange.quotes import book, day_stats, fmt_lot, on_lot
+from liqscope.sim.exchange.quotes import (
+    book,
+    day_stats,
+    fmt_lot,
+    liquidation,
+    top_of_book,
+    wire_levels,
+)
 from liqscope.sim.exchange.server import (
     BadParam,
     Conn,
@@ -39,6 +49,7 @@ from liqscope.sim.exchange.server import (
     choice_param,
     int_param,
     json_response,
+    live_candles,
     second_marks,
 )
 
@@ -56,7 +67,6 @@ _BARS = {
 for _name, _ms in (("6H", 6 * HOUR_MS), ("12H", 12 * HOUR_MS), ("1D", 24 * HOUR_MS)):
     _BARS[_name] = _ms
     _BARS[_name + "utc"] = _ms
-CT_VAL = {"BTC": 0.01, "ETH": 0.1}
 # Simulated position tiers in contracts (maxSz, MMR, max leverage); not OKX's live table.
 TIERS = [
     (10_000, 0.004, 125),
@@ -74,16 +84,41 @@ RUBIK_PERIODS = {"5m": 5 * MINUTE_MS, "1H": HOUR_MS, "1D": 24 * HOUR_MS}
 LISTED = ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION")  # only SWAP has instruments here
 
 
+def _offset(bar: str, interval_ms: int) -> int:
+    """Where bars of ``bar`` start: 6H and longer at Hong Kong midnight unless suffixed utc."""
+    return HK if interval_ms >= 6 * HOUR_MS and not bar.endswith("utc") else 0
+
+
+def _between(
+    h: MarketHistory, step_ms: int, now_ms: int, request: Request, older: str, newer: str
+) -> range:
+    """The multiples of ``step_ms`` strictly between the ``older`` and ``newer`` timestamp
+    parameters (OKX's exclusive ``before``/``after``, ``begin``/``end``), ascending."""
+    lo, hi = int_param(request, older), int_param(request, newer)
+    return stamps(
+        h, step_ms, now_ms, None if lo is None else lo + 1, None if hi is None else hi - 1
+    )
+
+
 def okx_inst_id(h: MarketHistory) -> str:
     return f"{h.instrument.base}-{h.instrument.quote}-SWAP"
 
 
 def ct_val(h: MarketHistory) -> float:
-    """Contract value in base units: the instrument's own for OKX traces, else OKX's table."""
+    """Contract value in base units: the instrument's own for OKX traces, else that of the
+    registry's OKX linear swap of the same coin (1 when the registry has none)."""
     inst = h.instrument
     if inst.venue == "okx" and inst.contract_size > 0:
         return float(inst.contract_size)
-    return CT_VAL.get(inst.base, 1.0)
+    return _registry_ct_val(inst.base)
+
+
+@functools.cache
+def _registry_ct_val(base: str) -> float:
+    try:
+        return registry.instrument("okx", f"{base}-USDT-SWAP").contract_size
+    except InputError:
+        return 1.0
 
 
 class OkxServer(VenueServer):
@@ -109,8 +144,8 @@ class OkxServer(VenueServer):
             Route("/api/v5/public/funding-rate-history", r(self._funding_history)),
             Route("/api/v5/rubik/stat/contracts/open-interest-history", r(self._oi_history)),
             Route("/api/v5/public/instruments", r(self._instruments)),
-            Route("/api/v5/public/open-interest", r(self._open_interest)),
-            Route("/api/v5/public/mark-price", r(self._mark_price)),
+            Route("/api/v5/public/open-interest", r(self._swaps_now(self._oi))),
+            Route("/api/v5/public/mark-price", r(self._swaps_now(self._mark))),
             Route("/api/v5/public/position-tiers", r(self._tiers)),
             Route("/api/v5/public/liquidation-orders", r(self._liq_orders)),
             Route("/api/v5/market/candles", r(self._candles(300))),
@@ -214,34 +249,15 @@ class OkxServer(VenueServer):
             for i in range(i0, i1):
                 out.append(Outgoing(f"trades:{inst}", {"arg": arg, "data": [self._trade(h, i)]}))
         if f"mark-price:{inst}" in wanted:
-            for t in second_marks(t0, t1, 1000):
-                j = h.sec_index(t)
-                if j >= 0:
-                    data = {
-                        "instType": "SWAP",
-                        "instId": inst,
-                        "ts": str(t),
-                        "markPx": fmt_px(float(h.col("mark_px")[j])),
-                    }
-                    out.append(
-                        Outgoing(
-                            f"mark-price:{inst}",
-                            {"arg": {"channel": "mark-price", "instId": inst}, "data": [data]},
-                        )
-                    )
+            arg = {"channel": "mark-price", "instId": inst}
+            for t, j in h.sec_rows(second_marks(t0, t1)):
+                data = [self._mark(h, j, t)]
+                out.append(Outgoing(f"mark-price:{inst}", {"arg": arg, "data": data}))
         if f"open-interest:{inst}" in wanted:
-            for t in second_marks(t0, t1, OI_EVERY_MS):
-                j = h.sec_index(t)
-                if j >= 0:
-                    out.append(
-                        Outgoing(
-                            f"open-interest:{inst}",
-                            {
-                                "arg": {"channel": "open-interest", "instId": inst},
-                                "data": [self._oi(h, j, t)],
-                            },
-                        )
-                    )
+            arg = {"channel": "open-interest", "instId": inst}
+            for t, j in h.sec_rows(second_marks(t0, t1, OI_EVERY_MS)):
+                data = [self._oi(h, j, t)]
+                out.append(Outgoing(f"open-interest:{inst}", {"arg": arg, "data": data}))
         if "liquidation-orders:SWAP" in wanted:
             for e in second_marks(t0, t1, LIQ_SAMPLE_MS):
                 for liq in self._sampled(h, e - LIQ_SAMPLE_MS, e):
@@ -254,6 +270,12 @@ class OkxServer(VenueServer):
         """Tickers and books once per second; candles of the subscribed bars."""
         inst = okx_inst_id(h)
         out: list[Outgoing] = []
+        for bar, iv in _BARS.items():
+            topic = f"candle{bar}:{inst}"
+            if topic in wanted:
+                arg = {"channel": f"candle{bar}", "instId": inst}
+                for _, c in live_candles(h, t0, t1, iv, _offset(bar, iv)):
+                    out.append(Outgoing(topic, {"arg": arg, "data": [self._candle_row(h, c)]}))
         for t in second_marks(max(t0, h.start_ms + 1), t1, 1000):
             if f"tickers:{inst}" in wanted:
                 data = [self._ticker(h, t)]
@@ -266,14 +288,6 @@ class OkxServer(VenueServer):
                     if channel == "books":  # frame() sends a snapshot, then deltas
                         msg["prev"] = self._book(h, t - 1000, depth)
                     out.append(Outgoing(f"{channel}:{inst}", msg))
-            for bar, iv in _BARS.items():
-                topic = f"candle{bar}:{inst}"
-                if topic in wanted:
-                    offset = HK if iv >= 6 * HOUR_MS and not bar.endswith("utc") else 0
-                    c = candle(h, align(t - 1, iv, offset), iv, t)
-                    if c is not None:
-                        arg = {"channel": f"candle{bar}", "instId": inst}
-                        out.append(Outgoing(topic, {"arg": arg, "data": [self._candle_row(h, c)]}))
         return out
 
     def frame(self, conn: Conn, out: Outgoing) -> str:
@@ -296,8 +310,8 @@ class OkxServer(VenueServer):
 
     def _ticker(self, h: MarketHistory, t: int) -> dict[str, Any]:
         d = day_stats(h, t)
-        (bp, bq), (ap, aq) = (side[0] for side in book(h, t, 1, TICK, LOT * ct_val(h)))
         cv = ct_val(h)
+        (bp, bq), (ap, aq) = top_of_book(h, t, TICK, LOT * cv)
         i = d.last_index
         return {
             "instType": "SWAP", "instId": okx_inst_id(h), "last": fmt_px(d.last),
@@ -314,7 +328,7 @@ class OkxServer(VenueServer):
         bids, asks = book(h, t, depth, TICK, LOT * cv)
 
         def levels(side: list[tuple[float, float]]) -> list[list[str]]:
-            return [[fmt_px(p), fmt_lot(q / cv, LOT), "0", "1"] for p, q in side]
+            return [[*lv, "0", "1"] for lv in wire_levels(side, LOT, cv)]
 
         return {"asks": levels(asks), "bids": levels(bids), "ts": str(t), "checksum": 0,
                 "seqId": t // 1000, "prevSeqId": t // 1000 - 1}  # fmt: skip
@@ -333,22 +347,17 @@ class OkxServer(VenueServer):
         return out
 
     def _liq(self, h: MarketHistory, j: int) -> SentLiquidation:
-        side = int(h.col("liq_side")[j])
-        sz = on_lot(float(h.col("liq_qty")[j]) / ct_val(h), LOT)
-        qty = sz * ct_val(h)  # base units of the contracts sent
-        px = float(h.col("liq_px")[j])
-        bk = float(h.col("liq_bk_px")[j])
-        ts = int(h.col("liq_ts")[j])
+        liq = liquidation(h, j, LOT, ct_val(h))  # sizes in contracts
         wire = {
             "bkLoss": "0",
-            "bkPx": fmt_px(bk, px),
+            "bkPx": fmt_px(liq.bk, liq.px),
             "ccy": "",
-            "posSide": "long" if side > 0 else "short",
-            "side": "sell" if side > 0 else "buy",  # the order that closes the position
-            "sz": fmt_lot(sz, LOT),
-            "ts": str(ts),
+            "posSide": "long" if liq.side > 0 else "short",
+            "side": "sell" if liq.side > 0 else "buy",  # the order that closes the position
+            "sz": fmt_lot(liq.size, LOT),
+            "ts": str(liq.ts),
         }
-        return SentLiquidation(self.venue, h.symbol, j, ts, side, qty, px, bk, wire)
+        return self.sent_liquidation(h, liq, wire)
 
     def _liq_message(self, h: MarketHistory, liqs: tuple[SentLiquidation, ...]) -> dict[str, Any]:
         family = f"{h.instrument.base}-{h.instrument.quote}"
@@ -375,6 +384,10 @@ class OkxServer(VenueServer):
             "ts": str(int(h.col("trade_ts")[i])),
             "count": "1",
         }
+
+    def _mark(self, h: MarketHistory, j: int, t: int) -> dict[str, Any]:
+        px = fmt_px(float(h.col("mark_px")[j]))
+        return {"instType": "SWAP", "instId": okx_inst_id(h), "ts": str(t), "markPx": px}
 
     def _oi(self, h: MarketHistory, j: int, t: int) -> dict[str, Any]:
         oi = float(h.col("oi_base")[j])
@@ -488,18 +501,13 @@ class OkxServer(VenueServer):
     async def _funding_history(self, request: Request) -> Response:
         h = self._need(request)
         limit = int_param(request, "limit", 100, 1, 400, "51000") or 100
-        before, after = int_param(request, "before"), int_param(request, "after")
-        step, now = 8 * HOUR_MS, self.clock.now_ms()
-        last = align(min(now, after - 1) if after is not None else now, step)
-        first = -(-max(h.start_ms, (before or 0) + 1) // step) * step
+        times = _between(h, FUNDING_INTERVAL_MS, self.clock.now_ms(), request, "before", "after")
         rows = []
-        for t in range(last, first - 1, -step)[:limit]:  # newest first
-            j = h.sec_index(t)
-            if j >= 0:
-                rate = fmt_fixed(float(h.col("funding_rate")[j]), 8)
-                rows.append({"instType": "SWAP", "instId": okx_inst_id(h), "fundingRate": rate,
-                             "realizedRate": rate, "fundingTime": str(t),
-                             "method": "current_period", "formulaType": "withRate"})  # fmt: skip
+        for t, j in h.sec_rows(times[::-1][:limit]):  # newest first
+            rate = fmt_fixed(float(h.col("funding_rate")[j]), 8)
+            rows.append({"instType": "SWAP", "instId": okx_inst_id(h), "fundingRate": rate,
+                         "realizedRate": rate, "fundingTime": str(t),
+                         "method": "current_period", "formulaType": "withRate"})  # fmt: skip
         return self._ok(rows)
 
     async def _oi_history(self, request: Request) -> Response:
@@ -510,43 +518,24 @@ class OkxServer(VenueServer):
             request, "period", RUBIK_PERIODS, "Parameter period error: {}", "51000", 200, "5m"
         )
         limit = int_param(request, "limit", 100, 1, 100, "51000") or 100
-        begin, end = int_param(request, "begin"), int_param(request, "end")
-        now = self.clock.now_ms()
-        last = align(min(now, end - 1) if end is not None else now, step)
-        first = max(h.start_ms, (begin or 0) + 1)
-        first = -(-first // step) * step
+        times = _between(h, step, self.clock.now_ms(), request, "begin", "end")
         rows = []
-        for t in range(last, first - 1, -step)[:limit]:
-            j = h.sec_index(t)
-            if j >= 0:
-                oi = self._oi(h, j, t)
-                rows.append([str(t), oi["oi"], oi["oiCcy"], oi["oiUsd"]])
+        for t, j in h.sec_rows(times[::-1][:limit]):  # newest first
+            oi = self._oi(h, j, t)
+            rows.append([str(t), oi["oi"], oi["oiCcy"], oi["oiUsd"]])
         return self._ok(rows)
 
-    async def _open_interest(self, request: Request) -> Response:
-        self._swap(request)
-        h1 = self._inst(request, required=False)
-        hs = [h1] if h1 is not None else list(self.histories.values())
-        now = self.clock.now_ms()
-        return self._ok([self._oi(h, j, now) for h in hs if (j := h.sec_index(now)) >= 0])
+    def _swaps_now(self, row: Callable[[MarketHistory, int, int], dict[str, Any]]) -> Any:
+        """A handler answering ``row(h, j, now)`` for the ``instId`` swap, or for every one."""
 
-    async def _mark_price(self, request: Request) -> Response:
-        self._swap(request)
-        h1 = self._inst(request, required=False)
-        hs = [h1] if h1 is not None else list(self.histories.values())
-        now = self.clock.now_ms()
-        return self._ok(
-            [
-                {
-                    "instType": "SWAP",
-                    "instId": okx_inst_id(h),
-                    "ts": str(now),
-                    "markPx": fmt_px(float(h.col("mark_px")[j])),
-                }
-                for h in hs
-                if (j := h.sec_index(now)) >= 0
-            ]
-        )
+        async def handler(request: Request) -> Response:
+            self._swap(request)
+            h1 = self._inst(request, required=False)
+            hs = [h1] if h1 is not None else list(self.histories.values())
+            now = self.clock.now_ms()
+            return self._ok([row(h, j, now) for h in hs if (j := h.sec_index(now)) >= 0])
+
+        return handler
 
     async def _tiers(self, request: Request) -> Response:
         self._swap(request)
@@ -608,7 +597,7 @@ class OkxServer(VenueServer):
             )
             limit = int_param(request, "limit", 100, 1, max_limit, "51000") or 100
             after, before = int_param(request, "after"), int_param(request, "before")
-            offset = HK if iv >= 6 * HOUR_MS and not bar.endswith("utc") else 0
+            offset = _offset(bar, iv)
             now = self.clock.now_ms()
             end = after - 1 if after is not None else None  # after: records older than ts
             rows = candles(h, iv, now, start_ms=None, end_ms=end, limit=limit, offset_ms=offset)

@@ -1,5 +1,5 @@
 """Market data every simulated venue derives the same way: lot-grid sizes, 24 h rolling
-statistics and a deterministic order book around the last price.
+statistics, a deterministic order book around the last price, and the liquidations as sent.
 
 The simulator's positions are not rounded to lots; the venues round every size they publish
 to the instrument's lot grid (at least one lot), as a real matching engine's fills are.
@@ -13,9 +13,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqscope.domain.intervals import DAY_MS
-from liqscope.sim.exchange.history import MarketHistory
+from liqscope.sim.exchange.history import MarketHistory, fmt_px
 
-__all__ = ["DayStats", "book", "day_stats", "fmt_lot", "lot_decimals", "on_lot"]
+__all__ = [
+    "DayStats",
+    "Liq",
+    "book",
+    "day_stats",
+    "fmt_lot",
+    "liquidation",
+    "lot_decimals",
+    "on_lot",
+    "top_of_book",
+    "wire_levels",
+]
+
+Level = tuple[float, float]  # (price, size)
 
 
 def lot_decimals(lot: float) -> int:
@@ -67,7 +80,7 @@ def day_stats(h: MarketHistory, t: int, window_ms: int = DAY_MS) -> DayStats:
 
 def book(
     h: MarketHistory, t: int, depth: int, tick: float, lot: float
-) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+) -> tuple[list[Level], list[Level]]:
     """A deterministic book at ``t``: ``depth`` bid and ask levels ``(price, size)`` one tick
     apart around the last price, sizes on the lot grid, changing every second."""
     mid = h.last_price_before(t + 1) or 0.0
@@ -82,3 +95,38 @@ def book(
     bids = [(round(best_bid - i * tick, dp), sizes[i]) for i in range(depth)]
     asks = [(round(best_bid + (i + 1) * tick, dp), sizes[depth - 1 - i]) for i in range(depth)]
     return bids, asks
+
+
+def top_of_book(h: MarketHistory, t: int, tick: float, lot: float) -> tuple[Level, Level]:
+    """The best bid and the best ask of :func:`book` at ``t``."""
+    bids, asks = book(h, t, 1, tick, lot)
+    return bids[0], asks[0]
+
+
+def wire_levels(levels: list[Level], lot: float, per: float = 1.0) -> list[list[str]]:
+    """Book levels as the venues write them: ``[price, size]`` strings, sizes in units of
+    ``per`` base units (contracts) on the ``lot`` grid."""
+    return [[fmt_px(p), fmt_lot(q / per, lot)] for p, q in levels]
+
+
+@dataclass(frozen=True)
+class Liq:
+    """One truth liquidation as a venue sends it: ``size`` on the lot grid in the venue's units
+    (``contract`` base units each), ``qty`` those units in base."""
+
+    index: int  # into the history's liq_* columns
+    ts: int
+    side: int  # +1 a long was liquidated
+    size: float
+    qty: float
+    px: float  # fill
+    bk: float  # bankruptcy
+
+
+def liquidation(h: MarketHistory, j: int, lot: float, contract: float = 1.0) -> Liq:
+    """The ``j``-th liquidation of ``h`` with its size on the venue's lot grid."""
+    size = on_lot(float(h.col("liq_qty")[j]) / contract, lot)
+    return Liq(
+        j, int(h.col("liq_ts")[j]), int(h.col("liq_side")[j]), size, size * contract,
+        float(h.col("liq_px")[j]), float(h.col("liq_bk_px")[j]),
+    )  # fmt: skip

@@ -26,8 +26,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from liqscope.domain.aio import text_frames
 from liqscope.domain.net import is_loopback
-from liqscope.sim.exchange.history import MarketHistory, ReplayClock
+from liqscope.sim.exchange.history import Candle, MarketHistory, ReplayClock, align, candle
+from liqscope.sim.exchange.quotes import Liq
 
 __all__ = [
     "BadParam",
@@ -301,6 +303,11 @@ class VenueServer(ABC):
     def liquidation_topic(self, symbol: str) -> str:
         """The liquidation topic of ``symbol`` (as named in ``emit``)."""
 
+    def state_topics(self) -> list[str]:
+        """Topics pushing current state (open interest, mark) that the venue keeps no REST
+        history of, so a collector has only what it recorded; default: none."""
+        return []
+
     def past_frames(self, t0: int, t1: int, topics: Iterable[str]) -> list[str]:
         """The frames a client subscribed to ``topics`` would have received for ``[t0, t1)``.
 
@@ -338,13 +345,7 @@ class VenueServer(ABC):
         self.conns.add(conn)
         sender = asyncio.create_task(self._sender(conn))
         try:
-            while True:
-                msg = await ws.receive()
-                if msg["type"] == "websocket.disconnect":
-                    break
-                text = msg.get("text")
-                if text is None:
-                    text = (msg.get("bytes") or b"").decode("utf-8", "replace")
+            async for text in text_frames(ws.receive, binary=True):
                 await self.on_text(conn, text)
         except (WebSocketDisconnect, RuntimeError):
             pass
@@ -520,6 +521,12 @@ class VenueServer(ABC):
         ]
 
     # -- helpers for venues -------------------------------------------------------------------
+    def sent_liquidation(self, h: MarketHistory, liq: Liq, wire: dict[str, Any]) -> SentLiquidation:
+        """The record of ``liq`` sent as ``wire`` (the venue's record of it)."""
+        return SentLiquidation(
+            self.venue, h.symbol, liq.index, liq.ts, liq.side, liq.qty, liq.px, liq.bk, wire
+        )
+
     def history(self, symbol: str | None) -> MarketHistory:
         if not symbol:
             raise BadParam("symbol is required", -1102)
@@ -533,6 +540,19 @@ def second_marks(t0: int, t1: int, every_ms: int = 1000) -> range:
     """Multiples of ``every_ms`` in ``[t0, t1)``."""
     first = -(-t0 // every_ms) * every_ms
     return range(first, t1, every_ms)
+
+
+def live_candles(
+    h: MarketHistory, t0: int, t1: int, interval_ms: int, offset_ms: int = 0
+) -> list[tuple[int, Candle]]:
+    """``(t, candle)``: the candle open at each whole second ``t`` of ``[t0, t1)`` after the
+    history's start, as the venues' kline streams push it every second."""
+    out = []
+    for t in second_marks(max(t0, h.start_ms + 1), t1):
+        c = candle(h, align(t - 1, interval_ms, offset_ms), interval_ms, t)
+        if c is not None:
+            out.append((t, c))
+    return out
 
 
 def choice_param(

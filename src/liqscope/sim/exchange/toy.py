@@ -79,12 +79,10 @@ class ToySource:
         lts = np.array(liq_ts, dtype=np.int64)
         lside = np.array(liq_side, dtype=np.int8)
         lpx = toy_price(lts, o) * (1 - 0.01 * lside)  # a long is sold below the price
-        return TraceChunk(
-            venue=self.instrument.venue,
-            symbol=self.instrument.symbol,
-            instrument=self.instrument,
-            start_ms=start,
-            end_ms=end,
+        return TraceChunk.of(
+            self.instrument,
+            start,
+            end,
             trade_ts=trade_ts,
             trade_px=np.round(toy_price(trade_ts, o), 1),
             trade_qty=0.001 * (1 + (k % 5)).astype(np.float64),

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from liqscope.domain.events import Event
-from liqscope.domain.types import Venue
 from liqscope.venues.base import Frame, VenueAdapter, VenueStreams
 from liqscope.venues.binance import streams
 from liqscope.venues.binance.parse import CoinmParser, parse_frame
@@ -19,17 +18,14 @@ __all__ = ["BinanceAdapter", "BinanceCoinmAdapter"]
 class BinanceAdapter(VenueAdapter):
     """Binance USDⓈ-M perpetuals. Liquidations are sampled (≤ 1 per symbol per second)."""
 
-    name = "binance"
-    venue = Venue.BINANCE.value
     default_ws_url = streams.USDM_WS_URL
-    default_rest_url = streams.USDM_REST_URL
     streams: ClassVar[VenueStreams] = streams
     max_connection_lifetime_s = MAX_CONNECTION_LIFETIME_S
     max_messages_per_s = MAX_INCOMING_MESSAGES_PER_S
     rest_class = BinanceRest
 
     def parse(self, frame: Frame) -> list[Event]:
-        return parse_frame(frame)
+        return parse_frame(frame, self.clock.now_ms())
 
 
 class BinanceCoinmAdapter(BinanceAdapter):
@@ -37,7 +33,6 @@ class BinanceCoinmAdapter(BinanceAdapter):
 
     name = "binance_coinm"
     default_ws_url = streams.COINM_WS_URL
-    default_rest_url = streams.COINM_REST_URL
     rest_class = BinanceCoinmRest
 
     def __init__(self, *, contract_usd: Mapping[str, float] | None = None, **kw: Any) -> None:
@@ -45,4 +40,4 @@ class BinanceCoinmAdapter(BinanceAdapter):
         self._parser = CoinmParser(contract_usd)
 
     def parse(self, frame: Frame) -> list[Event]:
-        return self._parser(frame)
+        return self._parser(frame, self.clock.now_ms())

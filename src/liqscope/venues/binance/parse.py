@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from liqscope.domain.errors import InputError
-from liqscope.domain.events import Candle, Event, Liquidation, MarkPrice, Trade
+from liqscope.domain.events import Event, Liquidation, MarkPrice, Trade
 from liqscope.domain.intervals import interval_ms
 from liqscope.domain.types import PriceKind, Side
 from liqscope.venues.base import (
@@ -24,7 +24,10 @@ from liqscope.venues.base import (
     MalformedFrame,
     SubscriptionRejected,
     checked,
+    kline_candle,
     load_json,
+    read_fields,
+    side_of,
 )
 from liqscope.venues.binance.rules import coinm_contract_usd
 
@@ -71,35 +74,38 @@ def _payload(msg: Any) -> Any:
 # -- USDⓈ-M -------------------------------------------------------------------------------
 
 
+def _filled(o: dict[str, Any]) -> tuple[float, float, Side] | None:
+    """A forceOrder's filled size ``z`` (base; contracts on COIN-M), average price ``ap`` and
+    the liquidated position's side; None while nothing is filled."""
+    size = float(o["z"])
+    if size == 0.0:
+        return None
+    price = float(o["ap"])
+    if not price > 0.0 or not size > 0.0:
+        raise MalformedFrame("forceOrder: non-positive price or quantity")
+    return size, price, side_of(_ORDER_SIDE_TO_POSITION, o["S"], "forceOrder")
+
+
+def _taker_side(d: dict[str, Any]) -> Side:
+    """The aggTrade's taker side: ``m`` says the buyer was the maker, so the taker sold."""
+    m = d["m"]
+    if type(m) is not bool:
+        raise MalformedFrame("aggTrade: m is not a boolean")
+    return _SHORT if m else _LONG
+
+
 def _force_order(d: dict[str, Any]) -> list[Event]:
     o = d["o"]
-    qty = float(o["z"])
-    if qty == 0.0:
-        return []  # nothing filled yet
-    price = float(o["ap"])
-    if not price > 0.0 or not qty > 0.0:
-        raise MalformedFrame("forceOrder: non-positive price or quantity")
-    side = _ORDER_SIDE_TO_POSITION.get(o["S"])
-    if side is None:
-        raise MalformedFrame(f"forceOrder: unknown side {o['S']!r}")
+    fill = _filled(o)
+    if fill is None:
+        return []
+    qty, price, side = fill
     return [Liquidation(VENUE, o["s"], int(o["T"]), side, qty, price, _FILL, qty * price, True)]
 
 
 def _agg_trade(d: dict[str, Any]) -> list[Event]:
-    m = d["m"]
-    if type(m) is not bool:
-        raise MalformedFrame("aggTrade: m is not a boolean")
-    return [
-        Trade(
-            VENUE,
-            d["s"],
-            int(d["T"]),
-            float(d["p"]),
-            float(d["q"]),
-            _SHORT if m else _LONG,  # m: the buyer was the maker, so the taker sold
-            str(d["a"]),
-        )
-    ]
+    side = _taker_side(d)
+    return [Trade(VENUE, d["s"], int(d["T"]), float(d["p"]), float(d["q"]), side, str(d["a"]))]
 
 
 def _opt_float(value: Any) -> float | None:
@@ -128,21 +134,9 @@ def _kline(d: dict[str, Any], volume: str = "v", taker_buy: str = "V") -> list[E
     closed = k["x"]
     if type(closed) is not bool:
         raise MalformedFrame("kline: x is not a boolean")
-    return [
-        Candle(
-            VENUE,
-            k.get("s") or d["s"],
-            int(k["t"]),
-            _interval(k["i"]),
-            float(k["o"]),
-            float(k["h"]),
-            float(k["l"]),
-            float(k["c"]),
-            float(k[volume]),
-            _opt_float(k.get(taker_buy)),
-            closed,
-        )
-    ]
+    row = [k[f] for f in "tohlc"]  # open time, open, high, low, close
+    symbol, taker = k.get("s") or d["s"], _opt_float(k.get(taker_buy))
+    return [kline_candle(VENUE, symbol, _interval(k["i"]), row, k[volume], taker, closed)]
 
 
 _USDM: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
@@ -167,20 +161,16 @@ def _dispatch(
     handler = handlers.get(event) if type(event) is str else None
     if handler is None:
         return []  # an event we do not read
-    try:
-        return handler(payload)
-    except KeyError as exc:
-        raise MalformedFrame(f"{event}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise MalformedFrame(f"{event}: bad field ({exc})") from None
+    return read_fields(str(event), handler, payload)
 
 
-def parse_frame(frame: Frame) -> list[Event]:
-    """Events of one Binance USDⓈ-M WS frame (raw or combined)."""
+def parse_frame(frame: Frame, now_ms: int | None = None) -> list[Event]:
+    """Events of one Binance USDⓈ-M WS frame (raw or combined); times are checked against
+    ``now_ms`` (default: the system clock)."""
     payload = _payload(load_json(frame))
     if payload is None:
         return []
-    return checked(_dispatch(payload, _USDM))
+    return checked(_dispatch(payload, _USDM), now_ms)
 
 
 # -- COIN-M --------------------------------------------------------------------------------
@@ -207,38 +197,29 @@ class CoinmParser:
 
     def _force_order(self, d: dict[str, Any]) -> list[Event]:
         o = d["o"]
-        contracts = float(o["z"])
-        if contracts == 0.0:
+        fill = _filled(o)
+        if fill is None:
             return []
-        price = float(o["ap"])
-        if not price > 0.0 or not contracts > 0.0:
-            raise MalformedFrame("forceOrder: non-positive price or quantity")
-        side = _ORDER_SIDE_TO_POSITION.get(o["S"])
-        if side is None:
-            raise MalformedFrame(f"forceOrder: unknown side {o['S']!r}")
-        symbol = o["s"]
-        usd = contracts * self.contract_usd(o.get("ps") or symbol)
-        return [Liquidation(VENUE, symbol, int(o["T"]), side, usd / price, price, _FILL, usd, True)]
+        contracts, price, side = fill
+        usd = contracts * self.contract_usd(o.get("ps") or o["s"])
+        return [Liquidation(VENUE, o["s"], int(o["T"]), side, usd / price, price, _FILL, usd, True)]
 
     def _agg_trade(self, d: dict[str, Any]) -> list[Event]:
-        m = d["m"]
-        if type(m) is not bool:
-            raise MalformedFrame("aggTrade: m is not a boolean")
+        side = _taker_side(d)
         price = float(d["p"])
         if not price > 0.0:
             raise MalformedFrame("aggTrade: non-positive price")
-        symbol = d["s"]
-        base = float(d["q"]) * self.contract_usd(symbol) / price
-        return [Trade(VENUE, symbol, int(d["T"]), price, base, _SHORT if m else _LONG, str(d["a"]))]
+        base = float(d["q"]) * self.contract_usd(d["s"]) / price
+        return [Trade(VENUE, d["s"], int(d["T"]), price, base, side, str(d["a"]))]
 
     def _kline(self, d: dict[str, Any]) -> list[Event]:
         return _kline(d, volume="q", taker_buy="Q")  # COIN-M: v / V are contracts
 
-    def __call__(self, frame: Frame) -> list[Event]:
+    def __call__(self, frame: Frame, now_ms: int | None = None) -> list[Event]:
         payload = _payload(load_json(frame))
         if payload is None:
             return []
-        return checked(_dispatch(payload, self._handlers))
+        return checked(_dispatch(payload, self._handlers), now_ms)
 
 
 _DEFAULT_COINM = CoinmParser()

@@ -26,6 +26,8 @@ from liqscope.venues.base import (
     SubscriptionRejected,
     checked,
     load_object,
+    read_fields,
+    side_of,
 )
 from liqscope.venues.bybit.rules import KLINE_INTERVALS_BACK, contract_type
 
@@ -38,28 +40,25 @@ _POSITION_SIDE = {"Buy": Side.LONG, "Sell": Side.SHORT}  # allLiquidation: posit
 _TAKER_SIDE = {"Buy": Side.LONG, "Sell": Side.SHORT}  # publicTrade: taker side
 
 
-def _side(table: dict[str, Side], value: Any, what: str) -> Side:
-    side = table.get(value)
-    if side is None:
-        raise MalformedFrame(f"{what}: unknown side {value!r}")
-    return side
+def _amounts(symbol: str, size: float, price: float, what: str) -> tuple[float, float]:
+    """(base units, USD) of a size ``v``: base for linear symbols, USD contracts for inverse."""
+    if contract_type(symbol) is _INVERSE:
+        if not price > 0.0:
+            raise MalformedFrame(f"{what}: non-positive price")
+        return size / price, size
+    return size, size * price
 
 
 def _liquidations(msg: dict[str, Any]) -> list[Event]:
     out: list[Event] = []
     for d in msg["data"]:
-        symbol = d["s"]
-        size = float(d["v"])
-        price = float(d["p"])
+        size, price = float(d["v"]), float(d["p"])
         if not price > 0.0 or not size > 0.0:
             raise MalformedFrame("allLiquidation: non-positive price or size")
-        side = _side(_POSITION_SIDE, d["S"], "allLiquidation")
-        if contract_type(symbol) is _INVERSE:
-            qty, usd = size / price, size
-        else:
-            qty, usd = size, size * price
+        side = side_of(_POSITION_SIDE, d["S"], "allLiquidation")
+        qty, usd = _amounts(d["s"], size, price, "allLiquidation")
         out.append(
-            Liquidation(VENUE, symbol, int(d["T"]), side, qty, price, _BANKRUPTCY, usd, False)
+            Liquidation(VENUE, d["s"], int(d["T"]), side, qty, price, _BANKRUPTCY, usd, False)
         )
     return out
 
@@ -67,24 +66,10 @@ def _liquidations(msg: dict[str, Any]) -> list[Event]:
 def _trades(msg: dict[str, Any]) -> list[Event]:
     out: list[Event] = []
     for d in msg["data"]:
-        symbol = d["s"]
         price = float(d["p"])
-        size = float(d["v"])
-        if contract_type(symbol) is _INVERSE:
-            if not price > 0.0:
-                raise MalformedFrame("publicTrade: non-positive price")
-            size = size / price
-        out.append(
-            Trade(
-                VENUE,
-                symbol,
-                int(d["T"]),
-                price,
-                size,
-                _side(_TAKER_SIDE, d["S"], "publicTrade"),
-                str(d["i"]),
-            )
-        )
+        qty, _ = _amounts(d["s"], float(d["v"]), price, "publicTrade")
+        side = side_of(_TAKER_SIDE, d["S"], "publicTrade")
+        out.append(Trade(VENUE, d["s"], int(d["T"]), price, qty, side, str(d["i"])))
     return out
 
 
@@ -159,8 +144,9 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
 }
 
 
-def parse_frame(frame: Frame) -> list[Event]:
-    """Events of one Bybit v5 public WS frame."""
+def parse_frame(frame: Frame, now_ms: int | None = None) -> list[Event]:
+    """Events of one Bybit v5 public WS frame; times are checked against ``now_ms`` (default:
+    the system clock)."""
     msg = load_object(frame)
     topic = msg.get("topic")
     if topic is None:
@@ -173,9 +159,4 @@ def parse_frame(frame: Frame) -> list[Event]:
     handler = _HANDLERS.get(name)
     if handler is None:
         return []
-    try:
-        return checked(handler(msg))
-    except KeyError as exc:
-        raise MalformedFrame(f"{name}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
-        raise MalformedFrame(f"{name}: bad field ({exc})") from None
+    return checked(read_fields(name, handler, msg), now_ms)

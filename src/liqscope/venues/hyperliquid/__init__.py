@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from liqscope.domain.events import Event
-from liqscope.domain.types import Venue
 from liqscope.venues.base import Frame, VenueAdapter, VenueStreams
 from liqscope.venues.hyperliquid import streams
 from liqscope.venues.hyperliquid.parse import HyperliquidPosition, parse_frame
@@ -17,10 +16,7 @@ __all__ = ["HyperliquidAdapter", "HyperliquidPosition"]
 class HyperliquidAdapter(VenueAdapter):
     """Hyperliquid perpetuals. Frames without a timestamp are stamped with ``clock``."""
 
-    name = "hyperliquid"
-    venue = Venue.HYPERLIQUID.value
     default_ws_url = streams.WS_URL
-    default_rest_url = streams.REST_URL
     streams: ClassVar[VenueStreams] = streams
     rest_class = HyperliquidRest
 

@@ -22,7 +22,10 @@ from liqscope.venues.base import (
     MalformedFrame,
     SubscriptionRejected,
     checked,
+    kline_candle,
     load_object,
+    read_fields,
+    side_of,
 )
 
 __all__ = [
@@ -74,38 +77,17 @@ def parse_asset_ctx(coin: str, ctx: dict[str, Any], now_ms: int) -> list[Event]:
 
 
 def _candle(d: dict[str, Any], now_ms: int) -> Candle:
-    return Candle(
-        VENUE,
-        d["s"],
-        int(d["t"]),
-        interval_ms(d["i"]),
-        float(d["o"]),
-        float(d["h"]),
-        float(d["l"]),
-        float(d["c"]),
-        float(d["v"]),
-        None,
-        int(d["T"]) < now_ms,
-    )
+    """A candle object, lettered as Binance's klines (``t o h l c v``; ``T``: close time)."""
+    row = [d[f] for f in "tohlc"]  # open time, open, high, low, close
+    return kline_candle(VENUE, d["s"], interval_ms(d["i"]), row, d["v"], None, int(d["T"]) < now_ms)
 
 
 def _trades(data: Any, now_ms: int) -> list[Event]:
     out: list[Event] = []
     for d in data:
-        side = _TAKER_SIDE.get(d["side"])
-        if side is None:
-            raise MalformedFrame(f"trades: unknown side {d['side']!r}")
-        out.append(
-            Trade(
-                VENUE,
-                d["coin"],
-                int(d["time"]),
-                float(d["px"]),
-                float(d["sz"]),
-                side,
-                str(d["tid"]),
-            )
-        )
+        side = side_of(_TAKER_SIDE, d["side"], "trades")
+        px, sz = float(d["px"]), float(d["sz"])
+        out.append(Trade(VENUE, d["coin"], int(d["time"]), px, sz, side, str(d["tid"])))
     return out
 
 
@@ -134,12 +116,7 @@ def parse_frame(frame: Frame, now_ms: int) -> list[Event]:
     handler = _HANDLERS.get(channel) if type(channel) is str else None
     if handler is None:
         return []  # subscriptionResponse, pong, channels we do not read
-    try:
-        return checked(handler(msg["data"], now_ms), now_ms)
-    except KeyError as exc:
-        raise MalformedFrame(f"{channel}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError, AttributeError, InputError, OverflowError) as exc:
-        raise MalformedFrame(f"{channel}: bad field ({exc})") from None
+    return checked(read_fields(str(channel), lambda: handler(msg["data"], now_ms)), now_ms)
 
 
 def parse_meta_and_asset_ctxs(body: Any, now_ms: int) -> list[Event]:

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 from liqscope.domain.events import Event
 from liqscope.domain.instruments import Instrument
-from liqscope.domain.types import Venue
 from liqscope.venues.base import Channel, Frame, VenueAdapter, VenueStreams
 from liqscope.venues.okx import streams
 from liqscope.venues.okx.parse import OkxParser
@@ -21,10 +20,7 @@ class OkxAdapter(VenueAdapter):
     converted with the instruments map the adapter holds (defaults, or loaded by
     :meth:`load_instruments`)."""
 
-    name = "okx"
-    venue = Venue.OKX.value
     default_ws_url = streams.WS_URL
-    default_rest_url = streams.REST_URL
     streams: ClassVar[VenueStreams] = streams
     rest_polled_channels = frozenset({Channel.CANDLES})  # /api/v5/market/history-candles
     rest_class = OkxRest
@@ -55,4 +51,4 @@ class OkxAdapter(VenueAdapter):
         await self.load_instruments(("SWAP", "FUTURES"))
 
     def parse(self, frame: Frame) -> list[Event]:
-        return self.parser(frame)
+        return self.parser(frame, self.clock.now_ms())

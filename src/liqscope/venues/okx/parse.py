@@ -30,6 +30,8 @@ from liqscope.venues.base import (
     UnknownInstrument,
     checked,
     load_object,
+    read_fields,
+    side_of,
 )
 from liqscope.venues.okx.rules import DEFAULT_INSTRUMENTS, VENUE
 
@@ -83,9 +85,7 @@ class OkxParser:
                 self.unknown[inst_id] += 1
                 continue
             for det in item["details"]:
-                side = _ORDER_SIDE_TO_POSITION.get(det["side"])
-                if side is None:
-                    raise MalformedFrame(f"liquidation-orders: unknown side {det['side']!r}")
+                side = side_of(_ORDER_SIDE_TO_POSITION, det["side"], "liquidation-orders")
                 pos = _POS_SIDE.get(det.get("posSide") or "")
                 if pos is not None and pos is not side:
                     raise MalformedFrame(
@@ -96,12 +96,8 @@ class OkxParser:
                 price = float(det["bkPx"])
                 if not price > 0.0 or not contracts > 0.0:
                     raise MalformedFrame("liquidation-orders: non-positive price or size")
-                if inst.inverse:
-                    usd = contracts * inst.contract_size
-                    qty = usd / price
-                else:
-                    qty = contracts * inst.contract_size
-                    usd = qty * price
+                qty = inst.base_qty(contracts, price)
+                usd = contracts * inst.contract_size if inst.inverse else qty * price
                 out.append(
                     Liquidation(
                         VENUE, inst_id, int(det["ts"]), side, qty, price, _BANKRUPTCY, usd, True
@@ -115,9 +111,7 @@ class OkxParser:
         out: list[Event] = []
         for d in data:
             inst_id = d["instId"]
-            side = _TAKER_SIDE.get(d["side"])
-            if side is None:
-                raise MalformedFrame(f"trades: unknown side {d['side']!r}")
+            side = side_of(_TAKER_SIDE, d["side"], "trades")
             price = float(d["px"])
             if not price > 0.0:
                 raise MalformedFrame("trades: non-positive price")
@@ -146,7 +140,7 @@ class OkxParser:
             )
         return out
 
-    def __call__(self, frame: Frame) -> list[Event]:
+    def __call__(self, frame: Frame, now_ms: int | None = None) -> list[Event]:
         if frame in _PONG:
             return []
         msg = load_object(frame)
@@ -170,12 +164,7 @@ class OkxParser:
             return []
         if type(data) is not list:
             raise MalformedFrame(f"{channel}: data is not a list")
-        try:
-            return checked(handler(data))
-        except KeyError as exc:
-            raise MalformedFrame(f"{channel}: missing field {exc.args[0]!r}") from None
-        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise MalformedFrame(f"{channel}: bad field ({exc})") from None
+        return checked(read_fields(channel, handler, data), now_ms)
 
 
 _DEFAULT = OkxParser()
