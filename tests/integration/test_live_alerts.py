@@ -277,3 +277,71 @@ def test_aggregate_rule_fires_on_the_sum_of_venues(aggregate_run: dict[str, Any]
     # "*" venues never match the aggregate: per-venue rules fire for single venues only
     assert {m["venue"] for m in msgs if m["rule"] == "any-cascade"} <= {"binance", "bybit"}
     assert aggregate_run["live"].done.get(("aggregate", SYMBOL), 0) >= a["ts"] + MIN
+
+
+# ----------------------------------------------------------------------------- first pass
+
+
+def two_venue_store(db: Path, hours: float) -> int:
+    """binance and bybit BTCUSDT for ``hours``; the end of the last stored minute."""
+    with SqliteStore(db) as store:
+        for venue in ("binance", "bybit"):
+            per_min, ts, _ = sim_events(hours, venue)
+            store.write_events([e for batch in per_min for e in batch])
+    return int(ts[-1]) + MIN
+
+
+def test_a_stop_during_a_pass_ends_it_after_the_market_in_progress(tmp_path: Path) -> None:
+    from liqscope.signals.live import LiveAlerts
+    from liqscope.signals.rules import AlertRule
+
+    db = tmp_path / "two.sqlite"
+    end = two_venue_store(db, 1.0)
+    rules = [*rules_from(None), AlertRule("agg", "cascade", venue="aggregate")]
+    live = LiveAlerts(db, rules, snapshot_presets=[])
+    asked: list[int] = []
+
+    def stop() -> bool:  # asked before each market: say stop once one is evaluated
+        asked.append(len(live.done))
+        return len(live.done) >= 1
+
+    live.tick(now_ms=end, stop=stop)
+    assert list(live.done) == [("binance", SYMBOL)] and asked[-1] == 1
+    live.tick(now_ms=end)  # the next pass evaluates what the stopped one left
+    assert set(live.done) == {("binance", SYMBOL), ("bybit", SYMBOL), ("aggregate", SYMBOL)}
+
+
+def test_the_muted_warm_up_leaves_the_state_a_full_replay_leaves(tmp_path: Path) -> None:
+    """``AlertEngine.warm`` (the first pass) then live minutes fire exactly what evaluating
+    every warm-up minute (muted, cooldowns reset) then the same live minutes fires."""
+    from liqscope.model.market import estimate_market
+    from liqscope.signals.live import LiveAlerts
+    from liqscope.signals.rules import AlertEngine, AlertRule, observations
+    from liqscope.store import open_store
+    from liqscope.store.readers import read_steps
+
+    db = tmp_path / "two.sqlite"
+    end = two_venue_store(db, 7.5)
+    rules = [
+        *rules_from(None),
+        AlertRule("brk", "level_break", params={"min_usd": 1e4}, cooldown_s=0),
+        AlertRule("mom", "momentum", cooldown_s=0),
+        AlertRule("near", "proximity", params={"pct": 3.0}, cooldown_s=0),
+        AlertRule("jump", "spike", params={"threshold": 1.0, "window": 240}, cooldown_s=0),
+    ]
+    cfg = LiveAlerts(db, rules).config
+    with open_store(db, readonly=True) as store:
+        steps = read_steps(store, VENUE, SYMBOL, end - 12 * HOUR, end, MIN)
+    assert steps is not None
+    obs = list(observations(estimate_market([steps], cfg).heatmap, steps))
+    split = len(obs) - 150  # warm up to here, then 150 live minutes
+    full, warm = AlertEngine(rules), AlertEngine(rules)
+    for o in obs[:split]:
+        full.evaluate(o)
+        warm.warm(o)
+    full.reset_cooldowns()
+    got_full = [a.to_dict() for o in obs[split:] for a in full.evaluate(o)]
+    got_warm = [a.to_dict() for o in obs[split:] for a in warm.evaluate(o)]
+    kinds = {a["condition"] for a in got_full}
+    assert kinds >= {"cascade", "proximity", "spike", "level_break"}, kinds
+    assert got_warm == got_full

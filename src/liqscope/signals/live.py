@@ -13,9 +13,10 @@ table. When a rule names ``venue = "aggregate"`` the venues of one venue-neutral
 as market ``("aggregate", market)`` with realized liquidations summed across venues (alert
 ``details["aggregate"]`` names the venues and which feeds are sampled, i.e. lower bounds).
 
-On the first pass over a market the stored history is replayed muted (it only warms the
-rules' history up: baselines, spike windows, σ); alerts are delivered for minutes that close
-after that. A minute counts as closed once the clock has passed its end.
+On the first pass over a market the stored history is replayed muted
+(``AlertEngine.warm``: it only warms the rules' history up: baselines, spike windows, σ);
+alerts are delivered for minutes that close after that. A minute counts as closed once the
+clock has passed its end. A stop asked during a pass ends it after the market in progress.
 
 :func:`live_hooks` gives ``Settings.on_startup``/``on_shutdown`` hooks that run it as a
 background task of the API app, delivering to the log, the ``alerts`` table, webhooks (the
@@ -243,9 +244,13 @@ class LiveAlerts:
                 out.append((venue, symbol, max(ends)))
         return out
 
-    def tick(self, now_ms: int | None = None) -> list[Alert]:
+    def tick(
+        self, now_ms: int | None = None, stop: Callable[[], bool] | None = None
+    ) -> list[Alert]:
         """Evaluate every market's newly closed minutes (each venue, then the aggregate of
-        the market's venues when a rule asks for it); the alerts delivered."""
+        the market's venues when a rule asks for it); the alerts delivered. ``stop`` is
+        asked before each venue and aggregate: once it says True the pass ends there (what
+        is left is evaluated by the next pass)."""
         if not is_server_url(self.db) and not Path(self.db).is_file():
             return []
         now = self.clock.now_ms() if now_ms is None else now_ms
@@ -257,8 +262,11 @@ class LiveAlerts:
                 groups: dict[str, list[tuple[str, str, int]]] = {}
                 for venue, native, last in self._stored_markets(store):
                     groups.setdefault(market_of(venue, native), []).append((venue, native, last))
+                halt = stop or (lambda: False)
                 for market, members in groups.items():
-                    fired.extend(self._group(store, market, members, closed_end))
+                    if halt():
+                        break
+                    fired.extend(self._group(store, market, members, closed_end, halt))
         return fired
 
     def _estimate(self, steps: list[Steps], config: ModelConfig, what: str) -> Heatmap | None:
@@ -279,7 +287,12 @@ class LiveAlerts:
             log.warning("live alerts: %s", message)
 
     def _group(
-        self, store: Store, market: str, members: list[tuple[str, str, int]], closed_end: int
+        self,
+        store: Store,
+        market: str,
+        members: list[tuple[str, str, int]],
+        closed_end: int,
+        halt: Callable[[], bool],
     ) -> list[Alert]:
         """One venue-neutral market: each due venue's map, then the aggregate of its venues."""
         ends = {
@@ -297,51 +310,49 @@ class LiveAlerts:
             if agg_key in self.done and t_agg <= self.done[agg_key]:
                 agg_members = []
         steps: dict[tuple[str, str], Steps] = {}
-        for key in dict.fromkeys([*due, *agg_members]):
-            venue, native = key
-            got = read_steps(
-                store, venue, native, ends[key] - self.lookback_ms, ends[key], MINUTE_MS
-            )
-            if got is not None:
-                steps[key] = got
+
+        def read(key: tuple[str, str]) -> Steps | None:
+            if key not in steps:
+                got = read_steps(store, *key, ends[key] - self.lookback_ms, ends[key], MINUTE_MS)
+                if got is not None:
+                    steps[key] = got
+            return steps.get(key)
+
         fired: list[Alert] = []
         for key in due:
-            if key not in steps:
+            if halt():
+                return self._count(fired)
+            if read(key) is None:
                 continue
             hm = self._estimate([steps[key]], self.config, f"{key[0]} {key[1]}")
             if hm is None:
                 self.done[key] = ends[key]
                 continue
             fired.extend(self._venue(key, hm, steps[key], market, ends[key]))
-        runs = [steps[k] for k in agg_members if k in steps]
+        if halt():
+            return self._count(fired)
+        runs = [s for k in agg_members if (s := read(k)) is not None]
         if runs:
             hm = self._estimate(runs, self.config, f"aggregate {market}")
             if hm is None:
                 self.done[agg_key] = t_agg
             else:
                 fired.extend(self._aggregate(market, hm, runs, t_agg))
+        return self._count(fired)
+
+    def _count(self, fired: list[Alert]) -> list[Alert]:
         self.fired += len(fired)
         return fired
 
-    def _replay(
-        self, obs: Iterable[Observation], done: int | None, venue: str, symbol: str
-    ) -> list[Alert]:
-        """Feed the engine; the first pass (``done`` None) is muted: it only fills history."""
+    def _replay(self, obs: Iterable[Observation], done: int | None) -> list[Alert]:
+        """Feed the engine; the first pass (``done`` None) is muted: it only fills history
+        (``AlertEngine.warm``: the rules that only read history are not judged)."""
         fired: list[Alert] = []
-        warm = done is None
-        if warm:
-            self.engine.dispatcher = Dispatcher()
-        try:
-            for o in obs:
-                if done is not None and o.ts < done:
-                    continue
-                out = self.engine.evaluate(o)
-                if not warm:
-                    fired.extend(out)
-        finally:
-            self.engine.dispatcher = self.dispatcher
-        if warm:
-            self.engine.reset_cooldowns(venue, symbol)
+        for o in obs:
+            if done is None:
+                self.engine.warm(o)
+            elif o.ts >= done:
+                fired.extend(self.engine.evaluate(o))
         return fired
 
     def _venue(
@@ -349,8 +360,13 @@ class LiveAlerts:
     ) -> list[Alert]:
         venue = key[0]
         done = self.done.get(key)
-        obs = (o for o in observations(hm, steps, venue=venue, symbol=market) if o.ts < t_end)
-        fired = self._replay(obs, done, venue, market)
+        # later passes build only the new minutes' maps (earlier steps do not change them)
+        i0 = 0 if done is None else int(np.searchsorted(steps.ts, done))
+        fired: list[Alert] = []
+        if i0 < len(steps):
+            new = steps.slice(i0, len(steps)) if i0 else steps
+            obs = (o for o in observations(hm, new, venue=venue, symbol=market) if o.ts < t_end)
+            fired = self._replay(obs, done)
         if self.signal_store is not None and self.snapshot_every_ms:
             self._snapshots(key, hm, steps, t_end, done)
         self.done[key] = int(np.int64(t_end))
@@ -403,7 +419,7 @@ class LiveAlerts:
             }
         }
         obs = aggregate_observations(hm, runs, market, t_end, context)
-        fired = self._replay(obs, self.done.get(key), AGGREGATE, market)
+        fired = self._replay(obs, self.done.get(key))
         self.done[key] = int(np.int64(t_end))
         return fired
 
@@ -412,7 +428,7 @@ class LiveAlerts:
         """Call :meth:`tick` (in a worker thread) every ``interval_s`` until ``stop``."""
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.tick)
+                await asyncio.to_thread(self.tick, None, stop.is_set)
             except Exception:
                 log.exception("live alert evaluation failed")
             with contextlib.suppress(asyncio.TimeoutError):

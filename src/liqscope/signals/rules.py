@@ -44,6 +44,9 @@ Condition = Literal["proximity", "spike", "cascade", "level_break", "momentum"]
 AGGREGATE = "aggregate"
 """The venue name of aggregate observations (all venues of one market summed)."""
 
+_STATEFUL = frozenset({"spike", "level_break"})
+"""Conditions whose check updates the market's history (the others only read it)."""
+
 _CLUSTER_KEYS = ("side", "threshold_usd", "factor", "window_pct", "sigma_window", "horizon_steps")
 
 PARAMS: dict[str, dict[str, Any]] = {
@@ -316,6 +319,15 @@ class AlertEngine:
     def evaluate(self, obs: Observation) -> list[Alert]:
         """Update the market's history with ``obs``, evaluate every matching rule, deliver
         and return the alerts that fired (after cooldown)."""
+        return self._evaluate(obs, warm=False)
+
+    def warm(self, obs: Observation) -> None:
+        """Add ``obs`` to the market's history exactly as :meth:`evaluate` would, but judge
+        only the rules whose check keeps state (:data:`_STATEFUL`), fire nothing and leave
+        cooldowns alone: a muted warm-up that costs what the history needs."""
+        self._evaluate(obs, warm=True)
+
+    def _evaluate(self, obs: Observation, warm: bool) -> list[Alert]:
         if not (math.isfinite(obs.price) and obs.price > 0):
             raise InputError(f"observation price must be positive, got {obs.price}")
         m = self._market(obs.venue, obs.symbol)
@@ -330,8 +342,10 @@ class AlertEngine:
         for rule in self._rules.values():
             if not rule.matches(obs.venue, obs.symbol):
                 continue
+            if warm and rule.condition not in _STATEFUL:
+                continue
             hit = self._check(rule, obs, m, levels, prev_close, cluster_cache)
-            if hit is None:
+            if hit is None or warm:
                 continue
             key = (rule.id, obs.venue, obs.symbol)
             last = self._last.get(key)
