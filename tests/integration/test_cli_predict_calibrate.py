@@ -15,6 +15,7 @@ from liqscope.export.steps_file import read_steps
 from liqscope.model import estimate, preset
 from liqscope.model.predict import predicted_liquidations
 from liqscope.signals.calibrate import AT_RISK_SHARES
+from liqscope.store.queries import bucket_floor
 
 DAY = 86_400_000
 T0 = 1_765_065_600_000  # 2025-12-07 00:00 UTC
@@ -81,6 +82,21 @@ def test_predict_writes_one_row_per_interval(
     s = read_steps(steps, venue="hyperliquid", symbol="BTC")
     want = predicted_liquidations(estimate(s, preset("all")), DAY)
     np.testing.assert_allclose(long, want.long_usd, rtol=1e-12)
+
+
+def test_predict_weeks_start_on_monday_like_the_bars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    steps = write_steps(tmp_path / "s.csv", days=12)  # from Sunday 2025-12-07
+    out = tmp_path / "w.csv"
+    code, _, err = run_cli(monkeypatch, capsys, "predict", "--input", str(steps),
+                           "--venue", "hyperliquid", "--symbol", "BTC", "--interval", "1w",
+                           "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    ts = [int(line.split(",")[0]) for line in out.read_text().splitlines()[1:]]
+    mondays = [T0 - 6 * DAY, T0 + DAY, T0 + 8 * DAY]  # Dec 1, Dec 8, Dec 15
+    assert ts == mondays
+    assert [bucket_floor(t, 7 * DAY) for t in ts] == ts  # the bars' week buckets
 
 
 def test_predict_refuses_bad_interval_and_format(

@@ -17,6 +17,7 @@ from liqscope.export.predicted import write_predicted
 from liqscope.model.market import estimate_market
 from liqscope.model.predict import combined, predicted_liquidations
 from liqscope.model.presets import preset as get_preset
+from liqscope.store.queries import bucket_floor
 
 
 @app.command("predict")
@@ -43,7 +44,8 @@ def predict(
             raise InputError(
                 f"--interval {interval} is not a multiple of the steps' {interval_name(step)}"
             )
-    pred = combined([predicted_liquidations(r, row_ms) for r in est.venues.values()])
+    origin = bucket_floor(0, row_ms)  # the realized bars' origin: weeks start on Monday
+    pred = combined([predicted_liquidations(r, row_ms, origin=origin) for r in est.venues.values()])
     meta = {
         "venues": list(est.used), "symbol": est.heatmap.symbol, "preset": cfg.name,
         "model_version": est.model_version, "units": "USD", "skipped": dict(est.skipped),
